@@ -1,0 +1,17 @@
+"""The shared package of *Large Models, Hands-On*.
+
+Framework-neutral pieces live here; the framework code lives in two subpackages with the
+same public names, so paired notebook cells read the same::
+
+    from largemodels import torch as lm        # PyTorch
+    from largemodels import tensorflow as lm   # TensorFlow (Keras 3)
+
+Importing this package imports neither framework.
+"""
+from . import costs, data, plot
+from .config import GPTConfig
+from .devices import device_report
+from .seeding import seed_everything
+
+__version__ = "0.1.0"
+__all__ = ["GPTConfig", "costs", "data", "device_report", "plot", "seed_everything"]

@@ -1,0 +1,148 @@
+"""Parameter, FLOP, memory, time, energy and money arithmetic for Transformer language models.
+
+Pure Python. Each function states its formula; the book checks them against PyTorch and
+TensorFlow. Notation: V vocabulary, T context length, L layers, d width, N parameters,
+D training tokens. A FLOP is one floating-point add or multiply, so a multiply-accumulate
+counts as 2 FLOPs.
+"""
+from dataclasses import dataclass
+
+from ._checks import fraction, one_of, positive_int, positive_real
+from .config import GPTConfig
+
+_HOURS_PER_DAY = 24.0
+
+
+def _check_config(config):
+    if not isinstance(config, GPTConfig):
+        raise TypeError(f"config must be a largemodels.GPTConfig, got {type(config).__name__}")
+    return config
+
+
+def gpt_param_breakdown(config, tied=True):
+    """Parameters of a GPT-2-style model, per part.
+
+    Each of the L blocks has two LayerNorms (2d each), the attention projections
+    W_qkv (d x 3d, bias 3d) and W_o (d x d, bias d), and the MLP W_1 (d x 4d, bias 4d)
+    and W_2 (4d x d, bias d): 12 d^2 + 13 d. Add token embeddings V d, learned positions
+    T d and a final LayerNorm 2 d. An untied output head adds V d (GPT-2 has no head bias).
+    """
+    c = _check_config(config)
+    V, T, L, d = c.vocab_size, c.block_size, c.n_layer, c.n_embd
+    return {
+        "token_embedding": V * d,
+        "position_embedding": T * d,
+        "blocks": L * (12 * d * d + 13 * d),
+        "final_layernorm": 2 * d,
+        "output_head": 0 if tied else V * d,
+    }
+
+
+def gpt_param_count(config, tied=True):
+    """Total parameters of a GPT-2-style model: V d + T d + L (12 d^2 + 13 d) + 2 d (+ V d untied)."""
+    return sum(gpt_param_breakdown(config, tied=tied).values())
+
+
+def gpt_forward_flops(config, seq_len=None):
+    """Matrix-multiply FLOPs of one forward pass over one sequence of ``seq_len`` tokens.
+
+    Per token and layer: the projections cost 2 (3 d^2 + d^2 + 8 d^2) = 24 d^2, and attention
+    costs 2 T d for the scores Q K^T plus 2 T d for the weighted sum of values (the full
+    T x T product, as a plain implementation computes it before masking). The tied output
+    head costs 2 d V per token. Element-wise work (LayerNorm, GELU, softmax) is ignored.
+    """
+    c = _check_config(config)
+    T = c.block_size if seq_len is None else positive_int("seq_len", seq_len)
+    if T > c.block_size:
+        raise ValueError(f"seq_len must be <= block_size={c.block_size}, got {T}")
+    d, L, V = c.n_embd, c.n_layer, c.vocab_size
+    per_token = L * (24 * d * d + 4 * T * d) + 2 * d * V
+    return T * per_token
+
+
+def gpt_training_flops(config, seq_len=None):
+    """Forward plus backward FLOPs for one sequence: the backward pass of a matrix multiply
+    computes two products (gradients of input and of weight), so training costs 3x forward."""
+    return 3 * gpt_forward_flops(config, seq_len)
+
+
+def training_flops(n_params, n_tokens):
+    """The 6 N D rule (Kaplan et al., 2020): 2 N FLOPs per token forward, 4 N backward."""
+    return 6.0 * positive_real("n_params", n_params) * positive_real("n_tokens", n_tokens)
+
+
+# Bytes per parameter kept during training with Adam, without activations (Rajbhandari et al.,
+# 2020): weights + gradients + optimizer state (+ an fp32 master copy with mixed precision).
+_TRAINING_BYTES = {
+    "fp32": {"weights": 4, "gradients": 4, "optimizer": 8},
+    "mixed": {"weights": 2, "gradients": 2, "optimizer": 12},  # fp32 master, m and v
+}
+DTYPE_BYTES = {"float64": 8, "float32": 4, "bfloat16": 2, "float16": 2, "int8": 1, "int4": 0.5}
+
+
+def weight_bytes(n_params, dtype="float32"):
+    """Bytes needed to store ``n_params`` weights in ``dtype``."""
+    one_of("dtype", dtype, set(DTYPE_BYTES))
+    return positive_real("n_params", n_params) * DTYPE_BYTES[dtype]
+
+
+def training_state_bytes(n_params, precision="mixed"):
+    """Bytes of weights, gradients and Adam state per model: 16 N for both fp32 and mixed
+    precision (2 + 2 + 12), returned per part. Activations come on top and depend on batch size."""
+    one_of("precision", precision, set(_TRAINING_BYTES))
+    n = positive_real("n_params", n_params)
+    return {part: n * b for part, b in _TRAINING_BYTES[precision].items()}
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """An accelerator: dense peak FLOP/s at the training precision, board power in watts."""
+
+    name: str
+    peak_flops: float
+    watts: float
+
+    def __post_init__(self):
+        positive_real("peak_flops", self.peak_flops)
+        positive_real("watts", self.watts)
+
+
+@dataclass(frozen=True)
+class RunEstimate:
+    """What :func:`estimate_run` returns; every field is in the unit its name states."""
+
+    flops: float
+    gpu_hours: float
+    wall_days: float
+    energy_kwh: float
+    cost_usd: float
+    co2_tonnes: float
+
+
+def estimate_run(flops, hardware, n_gpus, mfu, *, pue=1.1, usd_per_gpu_hour=2.0,
+                 kg_co2_per_kwh=0.4):
+    """Turn a FLOP budget into time, energy, money and CO2.
+
+    gpu_hours = flops / (peak_flops * mfu) / 3600;  wall_days = gpu_hours / n_gpus / 24;
+    energy_kwh = gpu_hours * watts / 1000 * pue;  cost = gpu_hours * usd_per_gpu_hour;
+    co2 = energy_kwh * kg_co2_per_kwh / 1000. ``mfu`` is the model-FLOPs utilization, the
+    fraction of peak that does useful model arithmetic. The defaults for ``pue``, the price and
+    the grid's carbon intensity are assumptions: pass your own.
+    """
+    if not isinstance(hardware, Hardware):
+        raise TypeError(f"hardware must be a largemodels.costs.Hardware, got {type(hardware).__name__}")
+    flops = positive_real("flops", flops)
+    n_gpus = positive_int("n_gpus", n_gpus)
+    mfu = fraction("mfu", mfu, allow_zero=False)
+    if positive_real("pue", pue) < 1:
+        raise ValueError(f"pue must be >= 1, got {pue}")
+    gpu_hours = flops / (hardware.peak_flops * mfu) / 3600.0
+    energy_kwh = gpu_hours * hardware.watts / 1000.0 * pue
+    return RunEstimate(
+        flops=flops,
+        gpu_hours=gpu_hours,
+        wall_days=gpu_hours / n_gpus / _HOURS_PER_DAY,
+        energy_kwh=energy_kwh,
+        cost_usd=gpu_hours * positive_real("usd_per_gpu_hour", usd_per_gpu_hour),
+        co2_tonnes=energy_kwh * positive_real("kg_co2_per_kwh", kg_co2_per_kwh) / 1000.0,
+    )

@@ -1,0 +1,18 @@
+"""TensorFlow (Keras 3) side of the book's package: ``from largemodels import tensorflow as lm``.
+
+The same public names exist in :mod:`largemodels.torch`.
+"""
+from ._quiet import import_tensorflow
+
+import_tensorflow()
+
+from .. import costs, data, plot  # noqa: E402
+from ..config import GPTConfig  # noqa: E402
+from ..seeding import seed_everything  # noqa: E402
+from .gpt import GPT, attention  # noqa: E402
+from .tools import count_flops, count_params, device, devices  # noqa: E402
+
+FRAMEWORK = "tensorflow"
+
+__all__ = ["FRAMEWORK", "GPT", "GPTConfig", "attention", "costs", "count_flops", "count_params",
+           "data", "device", "devices", "plot", "seed_everything"]
