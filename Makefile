@@ -5,7 +5,6 @@ VENV := .venv
 BIN := $(VENV)/bin
 NB ?= $(shell find chapters -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' | sort)
 export PYTHONHASHSEED := 0
-export MPLBACKEND := Agg
 
 .PHONY: help venv test test-package test-notebooks book notebooks lock clean
 

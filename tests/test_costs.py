@@ -98,3 +98,12 @@ def test_gpt_config_validation():
     with pytest.raises(ValueError, match="size"):
         GPTConfig.gpt2("huge")
     assert math.isclose(GPT2_SMALL.head_size, 64)
+
+
+def test_presets_memory_and_mfu():
+    assert costs.devices_to_hold(350e9, costs.A100) == 5  # GPT-3's fp16 weights on 80 GB cards
+    with pytest.raises(ValueError, match="memory_bytes"):
+        costs.devices_to_hold(1e9, costs.Hardware("no memory given", 1e12, 100))
+    assert costs.mfu(156e12, costs.A100.peak_flops) == pytest.approx(0.5)
+    run = costs.estimate_run(3.6e18, costs.A100, n_gpus=1, mfu=0.5, pue=1.0)
+    assert run.flops_per_joule == pytest.approx(3.6e18 / (run.energy_kwh * 3.6e6))

@@ -5,6 +5,7 @@ TensorFlow. Notation: V vocabulary, T context length, L layers, d width, N param
 D training tokens. A FLOP is one floating-point add or multiply, so a multiply-accumulate
 counts as 2 FLOPs.
 """
+import math
 from dataclasses import dataclass
 
 from ._checks import fraction, one_of, positive_int, positive_real
@@ -96,15 +97,37 @@ def training_state_bytes(n_params, precision="mixed"):
 
 @dataclass(frozen=True)
 class Hardware:
-    """An accelerator: dense peak FLOP/s at the training precision, board power in watts."""
+    """An accelerator: dense peak FLOP/s at the training precision, board power in watts,
+    and (optionally) its memory in bytes."""
 
     name: str
     peak_flops: float
     watts: float
+    memory_bytes: float | None = None
 
     def __post_init__(self):
         positive_real("peak_flops", self.peak_flops)
         positive_real("watts", self.watts)
+        if self.memory_bytes is not None:
+            positive_real("memory_bytes", self.memory_bytes)
+
+
+# Vendor figures: dense tensor-core peak at 16-bit precision, board power (SXM parts).
+V100 = Hardware("NVIDIA V100 SXM2 32GB", peak_flops=125e12, watts=300, memory_bytes=32e9)  # NVIDIA (2017)
+A100 = Hardware("NVIDIA A100 SXM4 80GB", peak_flops=312e12, watts=400, memory_bytes=80e9)  # NVIDIA (2020)
+
+
+def devices_to_hold(n_bytes, hardware):
+    """How many accelerators it takes just to hold ``n_bytes`` (ceil(n_bytes / memory))."""
+    if not isinstance(hardware, Hardware) or hardware.memory_bytes is None:
+        raise ValueError("hardware must be a largemodels.costs.Hardware with memory_bytes set")
+    return math.ceil(positive_real("n_bytes", n_bytes) / hardware.memory_bytes)
+
+
+def mfu(flops_per_second, peak_flops):
+    """Model-FLOPs utilization: the model's useful FLOPs per second (e.g. 6 N tokens/s for
+    training) divided by the hardware's peak FLOP/s (Chowdhery et al., 2022)."""
+    return positive_real("flops_per_second", flops_per_second) / positive_real("peak_flops", peak_flops)
 
 
 @dataclass(frozen=True)
@@ -117,6 +140,11 @@ class RunEstimate:
     energy_kwh: float
     cost_usd: float
     co2_tonnes: float
+
+    @property
+    def flops_per_joule(self):
+        """Energy efficiency: useful FLOPs per joule drawn (1 kWh = 3.6e6 J)."""
+        return self.flops / (self.energy_kwh * 3.6e6)
 
 
 def estimate_run(flops, hardware, n_gpus, mfu, *, pue=1.1, usd_per_gpu_hour=2.0,
