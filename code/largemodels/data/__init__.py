@@ -50,7 +50,8 @@ def digits(test_fraction=0.2, seed=0):
 
 
 def python_docs_text():
-    """English prose that ships with Python: the help topics of ``pydoc`` (about 0.8 MB)."""
+    """English prose that ships with Python: the help topics of ``pydoc`` (about half a million
+    characters; the exact text depends on the Python version)."""
     from pydoc_data.topics import topics
 
     return "\n\n".join(topics[key] for key in sorted(topics))
