@@ -5,10 +5,13 @@ The same public names exist in :mod:`largemodels.tensorflow`.
 from .. import costs, data, plot
 from ..config import GPTConfig
 from ..seeding import seed_everything
-from .gpt import GPT, attention
+from .gpt import GPT
+from .models import CNN, MLP, RNN, VAE, MultiHeadAttention, TransformerBlock, attention, vae_loss
 from .tools import count_flops, count_params, device, devices
+from .training import evaluate, fit, predict
 
 FRAMEWORK = "pytorch"
 
-__all__ = ["FRAMEWORK", "GPT", "GPTConfig", "attention", "costs", "count_flops", "count_params",
-           "data", "device", "devices", "plot", "seed_everything"]
+__all__ = ["CNN", "FRAMEWORK", "GPT", "GPTConfig", "MLP", "MultiHeadAttention", "RNN", "TransformerBlock",
+           "VAE", "attention", "costs", "count_flops", "count_params", "data", "device", "devices", "evaluate",
+           "fit", "plot", "predict", "seed_everything", "vae_loss"]
