@@ -36,3 +36,50 @@ def one_of(name, value, choices):
     if value not in choices:
         raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
     return value
+
+
+def check_int_tuple(name, values, allow_empty=True):
+    if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)):
+        raise TypeError(f"{name} must be a list or tuple of ints, got {type(values).__name__} {values!r}")
+    if not values and not allow_empty:
+        raise ValueError(f"{name} must not be empty")
+    return tuple(positive_int(f"{name}[{i}]", v) for i, v in enumerate(values))
+
+
+def check_dropout(value):
+    if fraction("dropout", value) >= 1:
+        raise ValueError(f"dropout must be < 1, got {value}")
+    return float(value)
+
+
+def check_heads(n_embd, n_head):
+    positive_int("n_embd", n_embd), positive_int("n_head", n_head)
+    if n_embd % n_head:
+        raise ValueError(f"n_embd must be divisible by n_head, got n_embd={n_embd}, n_head={n_head}")
+    return n_embd, n_head
+
+
+def check_bool(name, value):
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
+    return value
+
+
+def check_image_size(image_size):
+    if isinstance(image_size, (list, tuple)):
+        if len(image_size) != 2:
+            raise ValueError(f"image_size must be an int or a (height, width) pair, got {image_size!r}")
+        return tuple(positive_int(f"image_size[{i}]", v) for i, v in enumerate(image_size))
+    size = positive_int("image_size", image_size)
+    return size, size
+
+
+def pooled_size(image_size, n_blocks):
+    """(height, width) after ``n_blocks`` 2x2 max-pools (each rounds down)."""
+    h, w = image_size
+    h, w = h // 2**n_blocks, w // 2**n_blocks
+    if h == 0 or w == 0:
+        raise ValueError(f"image_size={image_size} is too small for {n_blocks} 2x2 poolings: "
+                         f"each side needs at least {2**n_blocks} pixels")
+    return h, w
+

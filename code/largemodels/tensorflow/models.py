@@ -10,40 +10,14 @@ import math
 import keras
 from keras import layers, ops
 
-from .._checks import fraction, one_of, positive_int
+from .._checks import (check_bool, check_dropout, check_heads, check_image_size, check_int_tuple,
+                       one_of, pooled_size, positive_int)
 
 ACTIVATIONS = {"relu": "relu", "gelu": "gelu", "tanh": "tanh", "sigmoid": "sigmoid"}
 RNN_CELLS = {"rnn": layers.SimpleRNN, "lstm": layers.LSTM, "gru": layers.GRU}
 
 
 # ---- argument and input checks (the same in both frameworks) ---------------------------------
-
-def _int_tuple(name, values, allow_empty=True):
-    if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)):
-        raise TypeError(f"{name} must be a list or tuple of ints, got {type(values).__name__} {values!r}")
-    if not values and not allow_empty:
-        raise ValueError(f"{name} must not be empty")
-    return tuple(positive_int(f"{name}[{i}]", v) for i, v in enumerate(values))
-
-
-def _dropout(value):
-    if fraction("dropout", value) >= 1:
-        raise ValueError(f"dropout must be < 1, got {value}")
-    return float(value)
-
-
-def _heads(n_embd, n_head):
-    positive_int("n_embd", n_embd), positive_int("n_head", n_head)
-    if n_embd % n_head:
-        raise ValueError(f"n_embd must be divisible by n_head, got n_embd={n_embd}, n_head={n_head}")
-    return n_embd, n_head
-
-
-def _boolean(name, value):
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
-    return value
-
 
 def _check_input(x, layout, sizes, name="x"):
     """Raise ``ValueError`` unless ``x`` has one axis per name in ``layout`` and the axis sizes
@@ -66,12 +40,12 @@ class MLP(keras.Model):
     def __init__(self, in_features, hidden_sizes, out_features, activation="relu", dropout=0.0, **kwargs):
         super().__init__(**kwargs)
         self.in_features = positive_int("in_features", in_features)
-        self.hidden_sizes = _int_tuple("hidden_sizes", hidden_sizes)
+        self.hidden_sizes = check_int_tuple("hidden_sizes", hidden_sizes)
         self.out_features = positive_int("out_features", out_features)
         self.activation = one_of("activation", activation, tuple(ACTIVATIONS))
         self.hidden = [layers.Dense(n, activation=ACTIVATIONS[activation], name=f"hidden_{i}")  # "gelu": exact (erf)
                        for i, n in enumerate(self.hidden_sizes)]
-        self.drop = layers.Dropout(_dropout(dropout))
+        self.drop = layers.Dropout(check_dropout(dropout))
         self.head = layers.Dense(self.out_features, name="head")
         self(ops.zeros((1, self.in_features)))  # build every weight
 
@@ -83,25 +57,6 @@ class MLP(keras.Model):
 
 
 # ---- convolutional network -------------------------------------------------------------------
-
-def _image_size(image_size):
-    if isinstance(image_size, (list, tuple)):
-        if len(image_size) != 2:
-            raise ValueError(f"image_size must be an int or a (height, width) pair, got {image_size!r}")
-        return tuple(positive_int(f"image_size[{i}]", v) for i, v in enumerate(image_size))
-    size = positive_int("image_size", image_size)
-    return size, size
-
-
-def _pooled_size(image_size, n_blocks):
-    """(height, width) after ``n_blocks`` 2x2 max-pools (each rounds down)."""
-    h, w = image_size
-    h, w = h // 2**n_blocks, w // 2**n_blocks
-    if h == 0 or w == 0:
-        raise ValueError(f"image_size={image_size} is too small for {n_blocks} 2x2 poolings: "
-                         f"each side needs at least {2**n_blocks} pixels")
-    return h, w
-
 
 class CNN(keras.Model):
     """A small convolutional classifier: per entry of ``channels`` a block conv (same padding)
@@ -116,12 +71,12 @@ class CNN(keras.Model):
         super().__init__(**kwargs)
         self.in_channels = positive_int("in_channels", in_channels)
         self.n_classes = positive_int("n_classes", n_classes)
-        self.image_size = _image_size(image_size)
-        self.channels = _int_tuple("channels", channels, allow_empty=False)
+        self.image_size = check_image_size(image_size)
+        self.channels = check_int_tuple("channels", channels, allow_empty=False)
         self.kernel_size = positive_int("kernel_size", kernel_size)
         if kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd (for 'same' padding), got {kernel_size}")
-        h, w = _pooled_size(self.image_size, len(self.channels))
+        h, w = pooled_size(self.image_size, len(self.channels))
         self.n_flat = self.channels[-1] * h * w
         self.convs = [layers.Conv2D(c, kernel_size, padding="same", data_format="channels_last", name=f"conv_{i}")
                       for i, c in enumerate(self.channels)]
@@ -205,11 +160,11 @@ class MultiHeadAttention(layers.Layer):
 
     def __init__(self, n_embd, n_head, causal=False, dropout=0.0, **kwargs):
         super().__init__(**kwargs)
-        self.n_embd, self.n_head = _heads(n_embd, n_head)
-        self.causal = _boolean("causal", causal)
+        self.n_embd, self.n_head = check_heads(n_embd, n_head)
+        self.causal = check_bool("causal", causal)
         self.c_attn = _dense(3 * n_embd, "c_attn")  # q, k, v for all heads at once
         self.c_proj = _dense(n_embd, "c_proj")
-        self.drop = layers.Dropout(_dropout(dropout))
+        self.drop = layers.Dropout(check_dropout(dropout))
         self.build((None, None, n_embd))
 
     def build(self, input_shape):
@@ -254,9 +209,9 @@ class TransformerBlock(layers.Layer):
 
     def __init__(self, n_embd, n_head, causal=True, dropout=0.0, **kwargs):
         super().__init__(**kwargs)
-        self.n_embd, self.n_head = _heads(n_embd, n_head)
-        self.causal = _boolean("causal", causal)
-        dropout = _dropout(dropout)
+        self.n_embd, self.n_head = check_heads(n_embd, n_head)
+        self.causal = check_bool("causal", causal)
+        dropout = check_dropout(dropout)
         self.ln_1 = layers.LayerNormalization(epsilon=1e-5, name="ln_1")  # PyTorch's epsilon
         with keras.name_scope(self.name):  # attn and mlp build at once: name their weights block/attn/...
             self.attn = MultiHeadAttention(n_embd, n_head, causal=causal, dropout=dropout, name="attn")

@@ -10,6 +10,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from .. import _loop
 from .._checks import one_of, positive_int, positive_real
 from ..liveplot import LivePlot
 from .models import vae_loss
@@ -20,19 +21,9 @@ OPTIMIZERS = ("adamw", "adam", "sgd")
 
 # ---- losses: loss(output, y) -> scalar tensor ------------------------------------------------
 
-def _shape(dims):
-    return "(" + ", ".join(["batch", *(str(d) for d in dims)]) + ")"
-
-
-def _same_shape(loss, output, y, hint=""):
-    if tuple(output.shape[1:]) != tuple(y.shape[1:]):
-        raise ValueError(f"loss={loss!r} needs y of the model's output shape {_shape(output.shape[1:])}, "
-                         f"got y of shape {_shape(y.shape[1:])}{hint}")
-
-
 def _mse(output, y):
     hint = "; for one output, pass y.reshape(-1, 1)" if tuple(output.shape[1:]) == (1,) else ""
-    _same_shape("mse", output, y, hint)
+    _loop.check_same_shape("mse", output, y, hint)
     return tf.reduce_mean(tf.square(output - tf.cast(y, output.dtype)))  # integer targets work too
 
 
@@ -40,19 +31,19 @@ def _cross_entropy(logits, y):
     """Softmax cross-entropy of integer class labels y (...) under logits (..., n_classes)."""
     if tuple(y.shape[1:]) != tuple(logits.shape[1:-1]) or y.dtype.is_floating:
         raise ValueError(f"loss='cross_entropy' needs integer class labels y of shape "
-                         f"{_shape(logits.shape[1:-1])}, got {y.dtype.name} y of shape {_shape(y.shape[1:])}")
+                         f"{_loop.shape_text(logits.shape[1:-1])}, got {y.dtype.name} y of shape {_loop.shape_text(y.shape[1:])}")
     return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
 
 
 def _binary_cross_entropy(logits, y):
-    _same_shape("binary_cross_entropy", logits, y)
+    _loop.check_same_shape("binary_cross_entropy", logits, y)
     labels = tf.cast(y, logits.dtype)  # 0/1 integers work too
     return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits))
 
 
 def _vae(output, x):
     logits, mu, logvar = output
-    _same_shape("vae", logits, x)
+    _loop.check_same_shape("vae", logits, x)
     return vae_loss(tf.cast(x, logits.dtype), logits, mu, logvar)
 
 
@@ -89,18 +80,6 @@ def _arrays(x, y, names=("x", "y")):
     if len(x) == 0:
         raise ValueError(f"{names[0]} must not be empty")
     return x, y
-
-
-def _seed(seed):
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
-    return seed
-
-
-def _batches(n, batch_size, rng=None):
-    """Index arrays of consecutive minibatches; shuffled when ``rng`` is given."""
-    order = np.arange(n) if rng is None else rng.permutation(n)
-    return [order[i:i + batch_size] for i in range(0, n, batch_size)]
 
 
 def _spec(a):
@@ -183,7 +162,7 @@ def fit(model, x, y, *, loss, epochs, batch_size, lr, optimizer="adamw", weight_
         if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
             raise TypeError("validation_data must be a pair (x_val, y_val) of NumPy arrays")
         validation_data = _arrays(*validation_data, names=("x_val", "y_val"))
-    rng = np.random.default_rng(_seed(seed))
+    rng = np.random.default_rng(_loop.check_seed(seed))
     _check_loss(model, loss_fn, x, y)
     if validation_data is not None:
         _check_loss(model, loss_fn, *validation_data)
@@ -202,7 +181,7 @@ def fit(model, x, y, *, loss, epochs, batch_size, lr, optimizer="adamw", weight_
         opt.build(model.trainable_variables)  # create the optimizer's state outside tf.function
         for _ in range(epochs):
             total = tf.zeros(())
-            for idx in _batches(len(x), batch_size, rng):
+            for idx in _loop.batch_indices(len(x), batch_size, rng):
                 total += train_step(x[idx], y[idx]) * len(idx)
             history["loss"].append(float(total) / len(x))  # one host sync per epoch
             if validation_data is not None:
@@ -225,7 +204,7 @@ def _evaluate(model, loss, loss_fn, x, y, batch_size):
     step = _eval_step(model, loss, loss_fn, x, y)
     total_loss, correct = tf.zeros(()), tf.zeros(())
     with tf.device(device()):
-        for idx in _batches(len(x), batch_size):
+        for idx in _loop.batch_indices(len(x), batch_size):
             loss_value, accuracy = step(x[idx], y[idx])
             total_loss, correct = total_loss + loss_value * len(idx), correct + accuracy * len(idx)
     results = {"loss": float(total_loss) / len(x)}
@@ -243,7 +222,7 @@ def predict(model, x, batch_size):
         raise ValueError("x must not be empty")
     step = _cached(model, ("predict", _spec(x)), lambda: _function(lambda xb: model(xb, training=False), x))
     with tf.device(device()):
-        outputs = [step(x[idx]) for idx in _batches(len(x), batch_size)]
+        outputs = [step(x[idx]) for idx in _loop.batch_indices(len(x), batch_size)]
     if isinstance(outputs[0], (tuple, list)):
         return tuple(np.concatenate([np.asarray(o) for o in parts]) for parts in zip(*outputs))
     return np.concatenate([np.asarray(o) for o in outputs])

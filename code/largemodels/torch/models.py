@@ -10,40 +10,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .._checks import fraction, one_of, positive_int
+from .._checks import (check_bool, check_dropout, check_heads, check_image_size, check_int_tuple,
+                       one_of, pooled_size, positive_int)
 
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 RNN_CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 
 # ---- argument and input checks (the same in both frameworks) ---------------------------------
-
-def _int_tuple(name, values, allow_empty=True):
-    if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)):
-        raise TypeError(f"{name} must be a list or tuple of ints, got {type(values).__name__} {values!r}")
-    if not values and not allow_empty:
-        raise ValueError(f"{name} must not be empty")
-    return tuple(positive_int(f"{name}[{i}]", v) for i, v in enumerate(values))
-
-
-def _dropout(value):
-    if fraction("dropout", value) >= 1:
-        raise ValueError(f"dropout must be < 1, got {value}")
-    return float(value)
-
-
-def _heads(n_embd, n_head):
-    positive_int("n_embd", n_embd), positive_int("n_head", n_head)
-    if n_embd % n_head:
-        raise ValueError(f"n_embd must be divisible by n_head, got n_embd={n_embd}, n_head={n_head}")
-    return n_embd, n_head
-
-
-def _boolean(name, value):
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
-    return value
-
 
 def _check_input(x, layout, sizes, name="x"):
     """Raise ``ValueError`` unless ``x`` has one axis per name in ``layout`` and the axis sizes
@@ -68,13 +42,13 @@ class MLP(nn.Module):
     def __init__(self, in_features, hidden_sizes, out_features, activation="relu", dropout=0.0):
         super().__init__()
         self.in_features = positive_int("in_features", in_features)
-        self.hidden_sizes = _int_tuple("hidden_sizes", hidden_sizes)
+        self.hidden_sizes = check_int_tuple("hidden_sizes", hidden_sizes)
         self.out_features = positive_int("out_features", out_features)
         self.activation = one_of("activation", activation, tuple(ACTIVATIONS))
         sizes = (self.in_features, *self.hidden_sizes)
         self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes, sizes[1:]))
         self.act = ACTIVATIONS[activation]()  # nn.GELU(): the exact (erf) GELU
-        self.drop = nn.Dropout(_dropout(dropout))
+        self.drop = nn.Dropout(check_dropout(dropout))
         self.head = nn.Linear(sizes[-1], self.out_features)
 
     def forward(self, x):
@@ -85,25 +59,6 @@ class MLP(nn.Module):
 
 
 # ---- convolutional network -------------------------------------------------------------------
-
-def _image_size(image_size):
-    if isinstance(image_size, (list, tuple)):
-        if len(image_size) != 2:
-            raise ValueError(f"image_size must be an int or a (height, width) pair, got {image_size!r}")
-        return tuple(positive_int(f"image_size[{i}]", v) for i, v in enumerate(image_size))
-    size = positive_int("image_size", image_size)
-    return size, size
-
-
-def _pooled_size(image_size, n_blocks):
-    """(height, width) after ``n_blocks`` 2x2 max-pools (each rounds down)."""
-    h, w = image_size
-    h, w = h // 2**n_blocks, w // 2**n_blocks
-    if h == 0 or w == 0:
-        raise ValueError(f"image_size={image_size} is too small for {n_blocks} 2x2 poolings: "
-                         f"each side needs at least {2**n_blocks} pixels")
-    return h, w
-
 
 class CNN(nn.Module):
     """A small convolutional classifier: per entry of ``channels`` a block conv (same padding)
@@ -119,12 +74,12 @@ class CNN(nn.Module):
         super().__init__()
         self.in_channels = positive_int("in_channels", in_channels)
         self.n_classes = positive_int("n_classes", n_classes)
-        self.image_size = _image_size(image_size)
-        self.channels = _int_tuple("channels", channels, allow_empty=False)
+        self.image_size = check_image_size(image_size)
+        self.channels = check_int_tuple("channels", channels, allow_empty=False)
         self.kernel_size = positive_int("kernel_size", kernel_size)
         if kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd (for 'same' padding), got {kernel_size}")
-        h, w = _pooled_size(self.image_size, len(self.channels))
+        h, w = pooled_size(self.image_size, len(self.channels))
         c_in = (self.in_channels, *self.channels)
         self.convs = nn.ModuleList(nn.Conv2d(a, b, kernel_size, padding=kernel_size // 2)
                                    for a, b in zip(c_in, self.channels))
@@ -199,11 +154,11 @@ class MultiHeadAttention(nn.Module):
 
     def __init__(self, n_embd, n_head, causal=False, dropout=0.0):
         super().__init__()
-        self.n_embd, self.n_head = _heads(n_embd, n_head)
-        self.causal = _boolean("causal", causal)
+        self.n_embd, self.n_head = check_heads(n_embd, n_head)
+        self.causal = check_bool("causal", causal)
         self.c_attn = nn.Linear(n_embd, 3 * n_embd)  # q, k, v for all heads at once
         self.c_proj = nn.Linear(n_embd, n_embd)
-        self.drop = nn.Dropout(_dropout(dropout))
+        self.drop = nn.Dropout(check_dropout(dropout))
         self.apply(_gpt2_init)
 
     def forward(self, x):
@@ -239,9 +194,9 @@ class TransformerBlock(nn.Module):
 
     def __init__(self, n_embd, n_head, causal=True, dropout=0.0):
         super().__init__()
-        self.n_embd, self.n_head = _heads(n_embd, n_head)
-        self.causal = _boolean("causal", causal)
-        dropout = _dropout(dropout)
+        self.n_embd, self.n_head = check_heads(n_embd, n_head)
+        self.causal = check_bool("causal", causal)
+        dropout = check_dropout(dropout)
         self.ln_1 = nn.LayerNorm(n_embd, eps=1e-5)
         self.attn = MultiHeadAttention(n_embd, n_head, causal=causal, dropout=dropout)
         self.ln_2 = nn.LayerNorm(n_embd, eps=1e-5)

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from .. import _loop
 from .._checks import one_of, positive_int, positive_real
 from ..liveplot import LivePlot
 from .models import vae_loss
@@ -18,19 +19,9 @@ OPTIMIZERS = ("adamw", "adam", "sgd")
 
 # ---- losses: loss(output, y) -> scalar tensor ------------------------------------------------
 
-def _shape(dims):
-    return "(" + ", ".join(["batch", *(str(d) for d in dims)]) + ")"
-
-
-def _same_shape(loss, output, y, hint=""):
-    if tuple(output.shape[1:]) != tuple(y.shape[1:]):
-        raise ValueError(f"loss={loss!r} needs y of the model's output shape {_shape(output.shape[1:])}, "
-                         f"got y of shape {_shape(y.shape[1:])}{hint}")
-
-
 def _mse(output, y):
     hint = "; for one output, pass y.reshape(-1, 1)" if tuple(output.shape[1:]) == (1,) else ""
-    _same_shape("mse", output, y, hint)
+    _loop.check_same_shape("mse", output, y, hint)
     return F.mse_loss(output, y.to(output.dtype))  # integer targets work too
 
 
@@ -38,18 +29,18 @@ def _cross_entropy(logits, y):
     """Softmax cross-entropy of integer class labels y (...) under logits (..., n_classes)."""
     if tuple(y.shape[1:]) != tuple(logits.shape[1:-1]) or y.dtype.is_floating_point:
         raise ValueError(f"loss='cross_entropy' needs integer class labels y of shape "
-                         f"{_shape(logits.shape[1:-1])}, got {y.dtype} y of shape {_shape(y.shape[1:])}")
+                         f"{_loop.shape_text(logits.shape[1:-1])}, got {y.dtype} y of shape {_loop.shape_text(y.shape[1:])}")
     return F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1))
 
 
 def _binary_cross_entropy(logits, y):
-    _same_shape("binary_cross_entropy", logits, y)
+    _loop.check_same_shape("binary_cross_entropy", logits, y)
     return F.binary_cross_entropy_with_logits(logits, y.to(logits.dtype))  # 0/1 integers work too
 
 
 def _vae(output, x):
     logits, mu, logvar = output
-    _same_shape("vae", logits, x)
+    _loop.check_same_shape("vae", logits, x)
     return vae_loss(x.to(logits.dtype), logits, mu, logvar)
 
 
@@ -86,18 +77,6 @@ def _arrays(x, y, names=("x", "y")):
     if len(x) == 0:
         raise ValueError(f"{names[0]} must not be empty")
     return x, y
-
-
-def _seed(seed):
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
-    return seed
-
-
-def _batches(n, batch_size, rng=None):
-    """Index arrays of consecutive minibatches; shuffled when ``rng`` is given."""
-    order = np.arange(n) if rng is None else rng.permutation(n)
-    return [order[i:i + batch_size] for i in range(0, n, batch_size)]
 
 
 def _check_model(model):
@@ -142,13 +121,13 @@ def fit(model, x, y, *, loss, epochs, batch_size, lr, optimizer="adamw", weight_
         if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
             raise TypeError("validation_data must be a pair (x_val, y_val) of NumPy arrays")
         validation_data = _arrays(*validation_data, names=("x_val", "y_val"))
-    rng = np.random.default_rng(_seed(seed))
+    rng = np.random.default_rng(_loop.check_seed(seed))
     model.to(device())
     history, plot = {"loss": []}, LivePlot(live_plot)
     for _ in range(epochs):
         model.train()
         total = torch.zeros((), device=device())
-        for idx in _batches(len(x), batch_size, rng):
+        for idx in _loop.batch_indices(len(x), batch_size, rng):
             xb, yb = torch.as_tensor(x[idx], device=device()), torch.as_tensor(y[idx], device=device())
             loss_value = loss_fn(model(xb), yb)
             opt.zero_grad(set_to_none=True)
@@ -172,7 +151,7 @@ def evaluate(model, x, y, *, loss, batch_size):
     batch_size, dev, was_training = positive_int("batch_size", batch_size), _model_device(model), model.training
     model.eval()
     total_loss, correct = torch.zeros((), device=dev), torch.zeros((), device=dev)
-    for idx in _batches(len(x), batch_size):
+    for idx in _loop.batch_indices(len(x), batch_size):
         xb, yb = torch.as_tensor(x[idx], device=dev), torch.as_tensor(y[idx], device=dev)
         output = model(xb)
         total_loss += loss_fn(output, yb) * len(idx)
@@ -195,7 +174,7 @@ def predict(model, x, batch_size):
         raise ValueError("x must not be empty")
     dev, was_training = _model_device(model), model.training
     model.eval()
-    outputs = [model(torch.as_tensor(x[idx], device=dev)) for idx in _batches(len(x), batch_size)]
+    outputs = [model(torch.as_tensor(x[idx], device=dev)) for idx in _loop.batch_indices(len(x), batch_size)]
     model.train(was_training)
     if isinstance(outputs[0], tuple):
         return tuple(torch.cat(parts).cpu().numpy() for parts in zip(*outputs))
