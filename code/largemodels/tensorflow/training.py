@@ -192,7 +192,10 @@ def fit(model, x, y, *, loss, epochs, batch_size, lr, optimizer="adamw", weight_
 
 
 def evaluate(model, x, y, *, loss, batch_size):
-    """Mean loss over (x, y), and accuracy for cross_entropy: {"loss": float, "accuracy": float}."""
+    """Mean loss over (x, y), and accuracy for cross_entropy: {"loss": float, "accuracy": float}.
+
+    The model runs in evaluation mode: no dropout, and a VAE uses z = mu, so for loss="vae" the
+    value is the loss at the posterior mean, not a sampled ELBO estimate."""
     _check_model(model)
     loss_fn = _loss_fn(loss)
     x, y = _arrays(x, y)
