@@ -23,3 +23,28 @@ def batch_indices(n, batch_size, rng=None):
     order = np.arange(n) if rng is None else rng.permutation(n)
     return [order[i:i + batch_size] for i in range(0, n, batch_size)]
 
+
+
+def as_array(name, a, is_tensor, conversion):
+    """``a`` as a NumPy array, float32 for floats and int64 for integers. Framework tensors are
+    refused (``is_tensor``) with a message that shows the ``conversion`` to use."""
+    if is_tensor(a):
+        raise TypeError(f"{name} must be a NumPy array, got a tensor: pass {name}{conversion}")
+    a = np.asarray(a)
+    if a.ndim == 0:
+        raise ValueError(f"{name} must have a batch axis, got a scalar")
+    if np.issubdtype(a.dtype, np.floating):
+        return a.astype(np.float32, copy=False)
+    if np.issubdtype(a.dtype, np.integer) or a.dtype == bool:
+        return a.astype(np.int64, copy=False)
+    raise TypeError(f"{name} must hold numbers, got dtype {a.dtype}")
+
+
+def paired_arrays(x, y, is_tensor, conversion, names=("x", "y")):
+    """``(x, y)`` through :func:`as_array`, checked to be non-empty and of equal length."""
+    x, y = as_array(names[0], x, is_tensor, conversion), as_array(names[1], y, is_tensor, conversion)
+    if len(x) != len(y):
+        raise ValueError(f"{names[0]} and {names[1]} must have the same length, got {len(x)} and {len(y)}")
+    if len(x) == 0:
+        raise ValueError(f"{names[0]} must not be empty")
+    return x, y

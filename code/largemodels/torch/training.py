@@ -56,27 +56,16 @@ def _loss_fn(loss):
 
 # ---- the loop ---------------------------------------------------------------------------------
 
+def _is_tensor(a):
+    return isinstance(a, torch.Tensor)
+
+
 def _as_array(name, a):
-    """A NumPy array with float32 for floats and int64 for integers."""
-    if isinstance(a, torch.Tensor):
-        raise TypeError(f"{name} must be a NumPy array, got a torch.Tensor: pass {name}.cpu().numpy()")
-    a = np.asarray(a)
-    if a.ndim == 0:
-        raise ValueError(f"{name} must have a batch axis, got a scalar")
-    if np.issubdtype(a.dtype, np.floating):
-        return a.astype(np.float32, copy=False)
-    if np.issubdtype(a.dtype, np.integer) or a.dtype == bool:
-        return a.astype(np.int64, copy=False)
-    raise TypeError(f"{name} must hold numbers, got dtype {a.dtype}")
+    return _loop.as_array(name, a, _is_tensor, ".cpu().numpy()")
 
 
 def _arrays(x, y, names=("x", "y")):
-    x, y = _as_array(names[0], x), _as_array(names[1], y)
-    if len(x) != len(y):
-        raise ValueError(f"{names[0]} and {names[1]} must have the same length, got {len(x)} and {len(y)}")
-    if len(x) == 0:
-        raise ValueError(f"{names[0]} must not be empty")
-    return x, y
+    return _loop.paired_arrays(x, y, _is_tensor, ".cpu().numpy()", names)
 
 
 def _check_model(model):
