@@ -83,3 +83,12 @@ def pooled_size(image_size, n_blocks):
                          f"each side needs at least {2**n_blocks} pixels")
     return h, w
 
+
+
+def check_shape(name, shape, layout, sizes):
+    """Raise ``ValueError`` unless ``shape`` has one axis per name in ``layout`` and the axis
+    sizes in ``sizes`` ({axis: size}); unknown (None) sizes pass, as inside ``tf.function``."""
+    shape = tuple(shape)
+    if len(shape) != len(layout) or any(shape[i] not in (None, n) for i, n in sizes.items()):
+        want = ", ".join(f"{axis}={sizes[i]}" if i in sizes else axis for i, axis in enumerate(layout))
+        raise ValueError(f"{name} must have shape ({want}), got shape {shape}")

@@ -48,3 +48,12 @@ def paired_arrays(x, y, is_tensor, conversion, names=("x", "y")):
     if len(x) == 0:
         raise ValueError(f"{names[0]} must not be empty")
     return x, y
+
+
+def validation_pair(validation_data, to_arrays):
+    """``None``, or ``validation_data`` as ``(x_val, y_val)`` checked by ``to_arrays``."""
+    if validation_data is None:
+        return None
+    if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
+        raise TypeError("validation_data must be a pair (x_val, y_val) of NumPy arrays")
+    return to_arrays(*validation_data, names=("x_val", "y_val"))

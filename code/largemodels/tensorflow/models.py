@@ -11,21 +11,18 @@ import keras
 from keras import layers, ops
 
 from .._checks import (check_bool, check_dropout, check_heads, check_image_size, check_int_tuple,
-                       one_of, pooled_size, positive_int)
+                       check_shape, one_of, pooled_size, positive_int)
 
 ACTIVATIONS = {"relu": "relu", "gelu": "gelu", "tanh": "tanh", "sigmoid": "sigmoid"}
 RNN_CELLS = {"rnn": layers.SimpleRNN, "lstm": layers.LSTM, "gru": layers.GRU}
 
 
-# ---- argument and input checks (the same in both frameworks) ---------------------------------
+# ---- input checks (the shape rules live in _checks.check_shape) -----------------------------
 
 def _check_input(x, layout, sizes, name="x"):
     """Raise ``ValueError`` unless ``x`` has one axis per name in ``layout`` and the axis sizes
     in ``sizes`` ({axis: size}); unknown (None) sizes pass, as inside ``tf.function``."""
-    shape = tuple(x.shape)
-    if len(shape) != len(layout) or any(shape[i] not in (None, n) for i, n in sizes.items()):
-        want = ", ".join(f"{axis}={sizes[i]}" if i in sizes else axis for i, axis in enumerate(layout))
-        raise ValueError(f"{name} must have shape ({want}), got shape {shape}")
+    check_shape(name, x.shape, layout, sizes)
 
 
 # ---- multilayer perceptron -------------------------------------------------------------------

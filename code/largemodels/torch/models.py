@@ -11,23 +11,20 @@ from torch import nn
 from torch.nn import functional as F
 
 from .._checks import (check_bool, check_dropout, check_heads, check_image_size, check_int_tuple,
-                       one_of, pooled_size, positive_int)
+                       check_shape, one_of, pooled_size, positive_int)
 
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 RNN_CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 
-# ---- argument and input checks (the same in both frameworks) ---------------------------------
+# ---- input checks (the shape rules live in _checks.check_shape) -----------------------------
 
 def _check_input(x, layout, sizes, name="x"):
     """Raise ``ValueError`` unless ``x`` has one axis per name in ``layout`` and the axis sizes
     in ``sizes`` ({axis: size}); unknown (None) sizes pass."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    shape = tuple(x.shape)
-    if len(shape) != len(layout) or any(shape[i] not in (None, n) for i, n in sizes.items()):
-        want = ", ".join(f"{axis}={sizes[i]}" if i in sizes else axis for i, axis in enumerate(layout))
-        raise ValueError(f"{name} must have shape ({want}), got shape {shape}")
+    check_shape(name, x.shape, layout, sizes)
 
 
 # ---- multilayer perceptron -------------------------------------------------------------------

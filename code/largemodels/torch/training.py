@@ -106,10 +106,7 @@ def fit(model, x, y, *, loss, epochs, batch_size, lr, optimizer="adamw", weight_
     x, y = _arrays(x, y)
     epochs, batch_size = positive_int("epochs", epochs), positive_int("batch_size", batch_size)
     opt = _optimizer(optimizer, model.parameters(), positive_real("lr", lr), weight_decay)
-    if validation_data is not None:
-        if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
-            raise TypeError("validation_data must be a pair (x_val, y_val) of NumPy arrays")
-        validation_data = _arrays(*validation_data, names=("x_val", "y_val"))
+    validation_data = _loop.validation_pair(validation_data, _arrays)
     rng = np.random.default_rng(_loop.check_seed(seed))
     model.to(device())
     history, plot = {"loss": []}, LivePlot(live_plot)
