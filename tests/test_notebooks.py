@@ -125,3 +125,14 @@ def test_one_title_then_summary_and_exercises(path):
     assert len(titles) == 1, f"{path.name}: one H1 only, got {titles}"
     headings = [line for text in markdown for line in text.splitlines() if line.startswith("## ")]
     assert "## Summary" in headings and "## Exercises" in headings, f"{path.name}: needs Summary and Exercises"
+
+
+PAGE_WIDTH = 88  # [tool.ruff] line-length: what the HTML page shows without a scroll bar
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_code_fits_the_page(path):
+    too_long = [line for cell in code_cells(load(path))
+                for line in "".join(cell["source"]).splitlines() if len(line) > PAGE_WIDTH]
+    assert not too_long, (f"{path.name}: {len(too_long)} code lines longer than {PAGE_WIDTH} "
+                          f"characters (run `make format`, then wrap what remains): {too_long[:3]}")
