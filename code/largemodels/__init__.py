@@ -11,7 +11,9 @@ Importing this package imports neither framework.
 from . import costs, data, plot
 from .config import GPTConfig
 from .devices import device_report
+from .environment import check_loaded_versions
 from .seeding import seed_everything
 
 __version__ = "0.1.0"
-__all__ = ["GPTConfig", "costs", "data", "device_report", "plot", "seed_everything"]
+__all__ = ["GPTConfig", "check_loaded_versions", "costs", "data", "device_report", "plot",
+           "seed_everything"]

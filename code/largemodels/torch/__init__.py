@@ -1,8 +1,13 @@
 """PyTorch side of the book's package: ``from largemodels import torch as lm``.
 
-The same public names exist in :mod:`largemodels.tensorflow`.
+The same public names exist in :mod:`largemodels.tensorflow`. Importing it turns TF32 off
+(see :mod:`largemodels.torch._precision`).
 """
-from .. import costs, data, plot
+from . import _precision
+
+_precision.use_exact_float32()
+
+from .. import costs, data, plot  # noqa: E402
 from ..config import GPTConfig
 from ..seeding import seed_everything
 from .gpt import GPT
