@@ -44,6 +44,10 @@ def test_six_n_d_matches_gpt3_report():
 def test_training_state_is_16_bytes_per_parameter():
     for precision in ("fp32", "mixed"):
         assert sum(costs.training_state_bytes(1000, precision).values()) == 16_000
+    # Megatron Core's fp32 main gradients: 2 + 4 + 12 bytes
+    assert sum(costs.training_state_bytes(1000, "mixed_fp32_grads").values()) == 18_000
+    with pytest.raises(ValueError, match="precision"):
+        costs.training_state_bytes(1000, "fp8")
 
 
 def test_weight_bytes_per_dtype():
@@ -107,3 +111,24 @@ def test_presets_memory_and_mfu():
     assert costs.mfu(156e12, costs.A100.peak_flops) == pytest.approx(0.5)
     run = costs.estimate_run(3.6e18, costs.A100, n_gpus=1, mfu=0.5, pue=1.0)
     assert run.flops_per_joule == pytest.approx(3.6e18 / (run.energy_kwh * 3.6e6))
+
+
+def test_hardware_presets_are_complete_and_in_decimal_units():
+    assert costs.A100 in costs.PRESETS and costs.H100 in costs.PRESETS
+    for hw in costs.PRESETS:
+        assert hw.memory_bytes and hw.memory_bandwidth and hw.peak_flops > 1e14, hw.name
+    assert costs.A100.memory_bytes == 80e9 and costs.A100.memory_bytes / 2**30 < 75  # 74.5 GiB
+    assert costs.A100_40GB.memory_bandwidth < costs.A100.memory_bandwidth  # 1.555 vs 2.039 TB/s
+    assert costs.H200.peak_flops == costs.H100.peak_flops  # same chip, more and faster memory
+    with pytest.raises(ValueError, match="memory_bandwidth"):
+        costs.Hardware("toy", 1e12, 100, memory_bandwidth=0)
+
+
+def test_memory_read_seconds():
+    gpu = costs.Hardware("toy", 1e12, 100, memory_bandwidth=2e12)
+    assert costs.memory_read_seconds(4e12, gpu) == pytest.approx(2.0)
+    assert costs.memory_read_seconds(4e12, gpu, n_devices=4) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="memory_bandwidth"):
+        costs.memory_read_seconds(1e9, costs.Hardware("no bandwidth", 1e12, 100))
+    with pytest.raises(ValueError, match="n_devices"):
+        costs.memory_read_seconds(1e9, gpu, n_devices=0)

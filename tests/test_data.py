@@ -29,7 +29,26 @@ def test_landmark_sources_are_in_the_bibliography():
 
     bib = (pathlib.Path(__file__).parents[1] / "references.bib").read_text()
     keys = set(re.findall(r"@\w+\{([^,]+),", bib))
-    assert {r["source"] for r in data.landmark_models()} <= keys
+    cited = {key for r in data.landmark_models() for key in r["source"].split(",")}
+    assert cited <= keys, cited - keys
+
+
+def test_landmark_moe_rows_are_consistent():
+    rows = data.landmark_models()
+    for r in rows:
+        if r["active_parameters"] is not None:  # published only for mixtures of experts
+            assert r["moe"] and r["active_parameters"] < r["parameters"], r["model"]
+        assert r["architecture"] in {"decoder", "encoder", "encoder-decoder"}, r["model"]
+    assert any(r["moe"] for r in rows) and any(not r["moe"] for r in rows)
+
+
+def test_gpt2_row_holds_the_corrected_count():
+    from largemodels import GPTConfig, costs
+
+    gpt2 = next(r for r in data.landmark_models() if r["model"] == "GPT-2")
+    exact = costs.gpt_param_count(GPTConfig.gpt2("xl"))  # 1,557,611,200
+    assert round(exact, -6) == gpt2["parameters"]  # the "1558M" checkpoint
+    assert gpt2["paper_parameters"] == 1542e6  # the paper's count, retracted by OpenAI
 
 
 def test_python_docs_text_ships_with_python():

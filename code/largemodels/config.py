@@ -37,7 +37,9 @@ class GPTConfig:
 
     @classmethod
     def gpt2(cls, size="small"):
-        """The published GPT-2 configurations (Radford et al., 2019)."""
+        """The released GPT-2 configurations: layers and widths from Radford et al. (2019),
+        Table 2; the head counts, which the paper does not give, from the hparams.json files
+        OpenAI released with the checkpoints (github.com/openai/gpt-2)."""
         shapes = {"small": (12, 12, 768), "medium": (24, 16, 1024),
                   "large": (36, 20, 1280), "xl": (48, 25, 1600)}
         if size not in shapes:

@@ -72,11 +72,16 @@ def training_flops(n_params, n_tokens):
     return 6.0 * positive_real("n_params", n_params) * positive_real("n_tokens", n_tokens)
 
 
-# Bytes per parameter kept during training with Adam, without activations (Rajbhandari et al.,
-# 2020): weights + gradients + optimizer state (+ an fp32 master copy with mixed precision).
+# Bytes per parameter kept during training with Adam, without activations: weights + gradients +
+# optimizer state. "mixed" is the accounting of Rajbhandari et al. (2020): 16-bit weights and
+# gradients plus an fp32 master copy, m and v (2 + 2 + 12 = 16), a lower bound for mixed
+# precision. Megatron Core keeps fp32 "main" gradients, 2 + 4 + 12 = 18 bytes
+# ("mixed_fp32_grads"; its distributed-optimizer documentation also lists 20 for 16-bit
+# gradients, which it copies to fp32). "fp32" trains entirely in 32 bits: 4 + 4 + 8 = 16.
 _TRAINING_BYTES = {
     "fp32": {"weights": 4, "gradients": 4, "optimizer": 8},
     "mixed": {"weights": 2, "gradients": 2, "optimizer": 12},  # fp32 master, m and v
+    "mixed_fp32_grads": {"weights": 2, "gradients": 4, "optimizer": 12},
 }
 DTYPE_BYTES = {"float64": 8, "float32": 4, "bfloat16": 2, "float16": 2, "int8": 1, "int4": 0.5}
 
@@ -88,8 +93,10 @@ def weight_bytes(n_params, dtype="float32"):
 
 
 def training_state_bytes(n_params, precision="mixed"):
-    """Bytes of weights, gradients and Adam state per model: 16 N for both fp32 and mixed
-    precision (2 + 2 + 12), returned per part. Activations come on top and depend on batch size."""
+    """Bytes of weights, gradients and Adam state, per part: 16 N for ``"fp32"`` and for
+    ``"mixed"`` (2 + 2 + 12, the ZeRO paper's lower bound), 18 N for ``"mixed_fp32_grads"``
+    (16-bit weights, fp32 gradients, as Megatron Core keeps them). Activations come on top and
+    depend on batch size and context length."""
     one_of("precision", precision, set(_TRAINING_BYTES))
     n = positive_real("n_params", n_params)
     return {part: n * b for part, b in _TRAINING_BYTES[precision].items()}
@@ -97,24 +104,45 @@ def training_state_bytes(n_params, precision="mixed"):
 
 @dataclass(frozen=True)
 class Hardware:
-    """An accelerator: dense peak FLOP/s at the training precision, board power in watts,
-    and (optionally) its memory in bytes."""
+    """An accelerator: dense peak FLOP/s at the training precision, board power in watts and,
+    optionally, its memory in bytes and its memory bandwidth in bytes per second.
+
+    Memory is in decimal units, as vendors state it: "80 GB" is 80e9 bytes, which is 74.5 GiB
+    (1 GiB = 2**30 bytes), the number ``nvidia-smi`` and most tools print.
+    """
 
     name: str
     peak_flops: float
     watts: float
     memory_bytes: float | None = None
+    memory_bandwidth: float | None = None
 
     def __post_init__(self):
         positive_real("peak_flops", self.peak_flops)
         positive_real("watts", self.watts)
         if self.memory_bytes is not None:
             positive_real("memory_bytes", self.memory_bytes)
+        if self.memory_bandwidth is not None:
+            positive_real("memory_bandwidth", self.memory_bandwidth)
 
 
-# Vendor figures: dense tensor-core peak at 16-bit precision, board power (SXM parts).
-V100 = Hardware("NVIDIA V100 SXM2 32GB", peak_flops=125e12, watts=300, memory_bytes=32e9)  # NVIDIA (2017)
-A100 = Hardware("NVIDIA A100 SXM4 80GB", peak_flops=312e12, watts=400, memory_bytes=80e9)  # NVIDIA (2020)
+# Data-sheet figures: dense (not 2:4-sparse) tensor-core peak at 16-bit precision, maximum board
+# power, memory and peak memory bandwidth. Sources in the book's references.bib.
+V100 = Hardware("NVIDIA V100 SXM2 32GB", peak_flops=125e12, watts=300,  # nvidia2017v100
+                memory_bytes=32e9, memory_bandwidth=900e9)
+A100_40GB = Hardware("NVIDIA A100 SXM4 40GB", peak_flops=312e12, watts=400,  # nvidia2020a100
+                     memory_bytes=40e9, memory_bandwidth=1.555e12)
+A100 = Hardware("NVIDIA A100 SXM4 80GB", peak_flops=312e12, watts=400,  # nvidia2021a100
+                memory_bytes=80e9, memory_bandwidth=2.039e12)
+H100 = Hardware("NVIDIA H100 SXM5 80GB", peak_flops=989.4e12, watts=700,  # nvidia2022h100
+                memory_bytes=80e9, memory_bandwidth=3.35e12)
+H200 = Hardware("NVIDIA H200 SXM 141GB", peak_flops=989.4e12, watts=700,  # nvidia2024h200
+                memory_bytes=141e9, memory_bandwidth=4.8e12)
+B200 = Hardware("NVIDIA B200 (DGX/HGX, 1000 W)", peak_flops=2.25e15, watts=1000,  # nvidia2024b200
+                memory_bytes=180e9, memory_bandwidth=8e12)
+MI300X = Hardware("AMD Instinct MI300X", peak_flops=1307.4e12, watts=750,  # amd2023mi300x
+                  memory_bytes=192e9, memory_bandwidth=5.3e12)
+PRESETS = (V100, A100_40GB, A100, H100, H200, B200, MI300X)
 
 
 def devices_to_hold(n_bytes, hardware):
@@ -122,6 +150,16 @@ def devices_to_hold(n_bytes, hardware):
     if not isinstance(hardware, Hardware) or hardware.memory_bytes is None:
         raise ValueError("hardware must be a largemodels.costs.Hardware with memory_bytes set")
     return math.ceil(positive_real("n_bytes", n_bytes) / hardware.memory_bytes)
+
+
+def memory_read_seconds(n_bytes, hardware, n_devices=1):
+    """Time to read ``n_bytes`` once from memory at the hardware's peak bandwidth, spread evenly
+    over ``n_devices``: n_bytes / (n_devices * memory_bandwidth). A lower bound: real kernels
+    reach only part of the peak bandwidth."""
+    if not isinstance(hardware, Hardware) or hardware.memory_bandwidth is None:
+        raise ValueError("hardware must be a largemodels.costs.Hardware with memory_bandwidth set")
+    n_devices = positive_int("n_devices", n_devices)
+    return positive_real("n_bytes", n_bytes) / (n_devices * hardware.memory_bandwidth)
 
 
 def mfu(flops_per_second, peak_flops):

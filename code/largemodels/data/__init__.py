@@ -12,20 +12,36 @@ from .._checks import fraction, one_of
 
 
 def landmark_models():
-    """Landmark language models: name, year, parameters, training tokens, reported FLOPs.
+    """Landmark language models, 2017 onwards: size, training tokens and reported compute.
 
-    Returns a list of dicts; missing numbers are ``None``. ``source`` is the BibTeX key of
-    the paper that reports the numbers (see the book's ``references.bib``).
+    Returns a list of dicts, one per model, ordered by year; a number the sources do not give is
+    ``None``. Keys: ``model``; ``year`` first made public (preprint, report or announcement);
+    ``architecture`` (``"decoder"``, ``"encoder"`` or ``"encoder-decoder"``); ``moe`` (True for
+    a mixture of experts); ``parameters`` (all of them, for a mixture of experts the total);
+    ``active_parameters`` (per token, as published, for a mixture of experts); ``training_tokens``
+    (as the source states them); ``reported_flops`` (training compute as the source reports
+    it, however it was counted); ``paper_parameters`` (the count the paper printed, where it
+    differs from the corrected count in ``parameters``: GPT-2's); ``source`` (the BibTeX keys of
+    the sources in the book's ``references.bib``, comma-separated as MyST's ``{cite}`` takes
+    them).
     """
+
+    def number(text):
+        return float(text) if text else None
+
     rows = []
     with resources.files(__package__).joinpath("landmark_models.csv").open(encoding="utf-8") as f:
         for row in csv.DictReader(f):
             rows.append({
                 "model": row["model"],
                 "year": int(row["year"]),
+                "architecture": row["architecture"],
+                "moe": row["moe"] == "yes",
                 "parameters": float(row["parameters"]),
-                "training_tokens": float(row["training_tokens"]) if row["training_tokens"] else None,
-                "reported_flops": float(row["reported_flops"]) if row["reported_flops"] else None,
+                "active_parameters": number(row["active_parameters"]),
+                "training_tokens": number(row["training_tokens"]),
+                "reported_flops": number(row["reported_flops"]),
+                "paper_parameters": number(row["paper_parameters"]),
                 "source": row["source"],
             })
     return rows
