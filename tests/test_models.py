@@ -10,7 +10,8 @@ from largemodels import GPTConfig
 from largemodels import tensorflow as tlm
 from largemodels import torch as plm
 
-import tensorflow as tf  # noqa: E402  (after largemodels.tensorflow: imported quietly)
+import keras  # noqa: E402  (after largemodels.tensorflow: imported quietly)
+import tensorflow as tf  # noqa: E402
 import torch  # noqa: E402
 
 FRAMEWORKS = [plm, tlm]
@@ -199,3 +200,80 @@ def test_bad_inputs_raise_clear_errors(lm):
 def test_torch_models_reject_non_tensors():
     with pytest.raises(TypeError, match="x must be a torch.Tensor"):
         plm.MLP(4, (3,), 2)(zeros(2, 4))
+
+
+# ---- independent random draws ----------------------------------------------------------------
+# An unseeded Keras 3 initializer instance repeats its draws on every call: one instance passed
+# to two weights makes them equal, or proportional if their scales differ. Every random weight
+# of a freshly built model must be its own draw. Sizes are chosen so that every random weight
+# has at least 16 elements, where |correlation| > 0.9 between independent draws is negligible.
+
+FRESH = {
+    "MLP": lambda lm: lm.MLP(16, (32, 24), 16),
+    "CNN": lambda lm: lm.CNN(3, 16, 8, (16, 16), 3),
+    "RNN-rnn": lambda lm: lm.RNN(16, 16, "rnn", 2),
+    "RNN-lstm": lambda lm: lm.RNN(16, 16, "lstm", 2),
+    "RNN-gru": lambda lm: lm.RNN(16, 16, "gru", 2),
+    "MultiHeadAttention": lambda lm: lm.MultiHeadAttention(32, 4),
+    "TransformerBlock": lambda lm: lm.TransformerBlock(32, 4),
+    "GPT": lambda lm: lm.GPT(GPTConfig(vocab_size=50, block_size=16, n_layer=2, n_head=2, n_embd=32)),
+    "VAE": lambda lm: lm.VAE(20, 16, 16),
+}
+
+
+def random_weights(lm, model):
+    """[(name, flat array)] of the weights of ``model`` drawn at random: those whose values are
+    mostly distinct (not zeros, ones, or Keras's LSTM bias of zeros and ones)."""
+    if lm is plm:
+        arrays = [(name, p.detach().numpy().ravel()) for name, p in model.named_parameters()]
+    else:
+        arrays = [(w.path, np.asarray(w).ravel()) for w in model.weights]
+    return [(name, a) for name, a in arrays if len(np.unique(a)) > a.size // 2]
+
+
+def repeated_draws(weights, threshold=0.9):
+    """Pairs of weights whose leading elements are (anti)proportional: the same draws."""
+    found = []
+    for i, (name_a, a) in enumerate(weights):
+        for name_b, b in weights[i + 1:]:
+            n = min(a.size, b.size)
+            if abs(np.corrcoef(a[:n], b[:n])[0, 1]) > threshold:
+                found.append((name_a, name_b))
+    return found
+
+
+def test_repeated_draws_are_detected():
+    """The detector's negative control: one unseeded Keras initializer used for two weights."""
+    layer = keras.layers.Layer()
+    one = keras.initializers.RandomNormal(stddev=0.02)
+    w1, w2 = layer.add_weight((6, 10), one, name="w1"), layer.add_weight((10, 12), one, name="w2")
+    glorot = keras.initializers.GlorotUniform()  # different scales: proportional, not equal
+    w3, w4 = layer.add_weight((6, 10), glorot, name="w3"), layer.add_weight((20, 7), glorot, name="w4")
+    weights = [(w.path, np.asarray(w).ravel()) for w in (w1, w2, w3, w4)]
+    assert repeated_draws(weights) == [(w1.path, w2.path), (w3.path, w4.path)]
+
+
+@pytest.mark.parametrize("lm", FRAMEWORKS, ids=IDS)
+@pytest.mark.parametrize("family", list(FRESH))
+def test_every_weight_is_its_own_draw(lm, family):
+    lm.seed_everything(0)
+    weights = random_weights(lm, FRESH[family](lm))
+    assert len(weights) >= 2 and min(a.size for _, a in weights) >= 16
+    assert not repeated_draws(weights), f"weights drawn from one repeated stream in {family}"
+
+
+# ---- attention with fewer queries than keys ---------------------------------------------------
+
+@pytest.mark.parametrize("lm", FRAMEWORKS, ids=IDS)
+def test_causal_attention_is_aligned_bottom_right(lm):
+    """With T < S, query t is position S - T + t: it sees keys s <= t + S - T (a KV cache)."""
+    rng = np.random.default_rng(0)
+    T, S, hs = 2, 5, 4
+    q_all, k, v = (rng.standard_normal((1, 1, S, hs)).astype(np.float32) for _ in range(3))
+    q = q_all[:, :, S - T:]  # the queries of the last T positions
+    out = np.asarray(lm.attention(*(tensor(lm, a) for a in (q, k, v)), causal=True))
+    full = np.asarray(lm.attention(*(tensor(lm, a) for a in (q_all, k, v)), causal=True))
+    np.testing.assert_allclose(out, full[:, :, S - T:], atol=1e-6)
+    top_left = np.asarray(lm.attention(*(tensor(lm, a) for a in (q, k[:, :, :T], v[:, :, :T])),
+                                       causal=True))  # what a top-left mask would compute
+    assert np.abs(out - top_left).max() > 1e-3

@@ -11,9 +11,13 @@ same function, which :func:`max_abs_diff` checks. Layout conversions, PyTorch ->
   LSTM/SimpleRNN biases b_ih + b_hh -> one bias; GRU biases -> a (2, 3H) bias.
 - Embedding weight, LayerNorm weight/bias -> embeddings, gamma/beta: as they are.
 
-On a GPU, TensorFlow multiplies float32 matrices in TF32 (a 10-bit mantissa) by default and
-PyTorch does not, so outputs then differ by about 1e-3: compare on the CPU (``tf.device``) or
-call ``tf.config.experimental.enable_tensor_float_32_execution(False)``.
+Precision on GPUs: by default, TensorFlow multiplies float32 matrices in TF32 (a 10-bit
+mantissa) on NVIDIA GPUs since Ampere, and PyTorch uses TF32 for its cuDNN convolutions
+(``torch.backends.cudnn.allow_tf32``) though not for its matrix multiplies. Either moves
+outputs by about 1e-3. Importing the package's framework halves turns TF32 off in both (see
+:mod:`largemodels.torch._precision` and :mod:`largemodels.tensorflow._quiet`), so models
+compared here compute in exact float32 on a GPU as on a CPU and agree to float32 rounding
+(the book asks for 1e-5).
 
 Imports both frameworks, TensorFlow first so that it starts quietly.
 """

@@ -126,7 +126,13 @@ class RNN(keras.Model):
 def attention(q, k, v, causal=False):
     """Scaled dot-product attention, softmax(q k^T / sqrt(hs)) v, written out.
 
-    q, k, v: (B, nh, T, hs) tensors. With ``causal=True`` position t attends to positions <= t.
+    q: (B, nh, T, hs); k, v: (B, nh, S, hs); returns (B, nh, T, hs).
+    With ``causal=True`` the T queries are the last T of the S positions, so query t
+    attends to keys s <= t + (S - T): the mask is aligned at the bottom right, as
+    decoding with a KV cache needs; with S == T it is the usual s <= t. The built-in
+    causal flags, ``ops.dot_product_attention(is_causal=True)`` and
+    PyTorch's ``F.scaled_dot_product_attention(is_causal=True)``, align the mask at the
+    top left (s <= t) instead: they agree with this function only when S == T.
     """
     ranks = [len(t.shape) for t in (q, k, v)]
     if ranks != [4, 4, 4]:
@@ -142,7 +148,11 @@ def attention(q, k, v, causal=False):
 
 
 def _dense(units, name):
-    """A Dense layer with GPT-2's initialisation: weights ~ N(0, 0.02), biases 0."""
+    """A Dense layer with GPT-2's initialisation: weights ~ N(0, 0.02), biases 0.
+
+    A new initializer per layer: an unseeded Keras initializer instance repeats its draws, so
+    sharing one would give every layer of the same shape the same weights.
+    """
     return layers.Dense(units, kernel_initializer=keras.initializers.RandomNormal(stddev=0.02),
                         bias_initializer="zeros", name=name)
 
@@ -275,8 +285,9 @@ class VAE(keras.Model):
 def vae_loss(x, logits, mu, logvar):
     """The negative ELBO, averaged over the batch.
 
-    Reconstruction: Bernoulli cross-entropy of x (values in [0, 1]) under the decoder's logits,
-    summed over features; plus the closed-form KL(N(mu, exp(logvar)) || N(0, I))
+    Reconstruction: Bernoulli cross-entropy of x under the decoder's logits, summed over
+    features: exactly -log p(x | z) for binary x (0 or 1); for x strictly between 0 and 1 it is
+    not a normalized log-likelihood (Section 3.5 binarizes its images for that reason). Plus the closed-form KL(N(mu, exp(logvar)) || N(0, I))
     = 1/2 sum(mu^2 + exp(logvar) - 1 - logvar) over latent dimensions.
     """
     x = ops.cast(x, logits.dtype)

@@ -122,10 +122,17 @@ class RNN(nn.Module):
 def attention(q, k, v, causal=False):
     """Scaled dot-product attention, softmax(q k^T / sqrt(hs)) v, written out.
 
-    q, k, v: (B, nh, T, hs) tensors. With ``causal=True`` position t attends to positions <= t.
+    q: (B, nh, T, hs); k, v: (B, nh, S, hs); returns (B, nh, T, hs).
+    With ``causal=True`` the T queries are the last T of the S positions, so query t
+    attends to keys s <= t + (S - T): the mask is aligned at the bottom right, as
+    decoding with a KV cache needs; with S == T it is the usual s <= t. The built-in
+    causal flags, ``F.scaled_dot_product_attention(is_causal=True)`` and
+    Keras's ``ops.dot_product_attention(is_causal=True)``, align the mask at the
+    top left (s <= t) instead: they agree with this function only when S == T.
     """
     if not (q.dim() == k.dim() == v.dim() == 4):
-        raise ValueError(f"q, k, v must have rank 4 (B, nh, T, hs), got ranks {q.dim()}, {k.dim()}, {v.dim()}")
+        ranks = [q.dim(), k.dim(), v.dim()]
+        raise ValueError(f"q, k, v must have rank 4 (B, nh, T, hs), got ranks {ranks}")
     T, S = q.size(-2), k.size(-2)
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (B, nh, T, S)
     if causal:
@@ -184,9 +191,10 @@ class FeedForward(nn.Module):
 
 
 class TransformerBlock(nn.Module):
-    """Pre-LayerNorm Transformer block (GPT-2's): x + attn(ln_1(x)), then x + mlp(ln_2(x)).
+    """Pre-LN Transformer block (GPT-2's): x + attn(ln_1(x)), then x + mlp(ln_2(x)).
 
-    Input and output (batch, time, n_embd); LayerNorm epsilon 1e-5.
+    Input and output (batch, time, n_embd). As in GPT-2: LayerNorm epsilon 1e-5 (PyTorch's
+    default; Keras's is 1e-3) and the tanh approximation of the GELU (in the MLP).
     """
 
     def __init__(self, n_embd, n_head, causal=True, dropout=0.0):
@@ -252,8 +260,9 @@ class VAE(nn.Module):
 def vae_loss(x, logits, mu, logvar):
     """The negative ELBO, averaged over the batch.
 
-    Reconstruction: Bernoulli cross-entropy of x (values in [0, 1]) under the decoder's logits,
-    summed over features; plus the closed-form KL(N(mu, exp(logvar)) || N(0, I))
+    Reconstruction: Bernoulli cross-entropy of x under the decoder's logits, summed over
+    features: exactly -log p(x | z) for binary x (0 or 1); for x strictly between 0 and 1 it is
+    not a normalized log-likelihood (Section 3.5 binarizes its images for that reason). Plus the closed-form KL(N(mu, exp(logvar)) || N(0, I))
     = 1/2 sum(mu^2 + exp(logvar) - 1 - logvar) over latent dimensions.
     """
     reconstruction = F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)  # (B,)
