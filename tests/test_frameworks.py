@@ -89,15 +89,66 @@ def test_attention_rejects_wrong_rank(lm):
         lm.attention(x, x, x)
 
 
-def test_flop_counters_agree_with_formula():
-    config, batch = TINY, 2
-    idx = np.random.default_rng(0).integers(0, config.vocab_size, (batch, config.block_size))
-    expected = batch * costs.gpt_forward_flops(config)
-    model_pt = plm.GPT(config)
-    assert plm.count_flops(model_pt, torch.as_tensor(idx)) == expected  # matmuls only
-    model_tf = tlm.GPT(config)
-    counted = tlm.count_flops(lambda x: model_tf(x), tf.constant(idx))
-    assert expected < counted < 1.1 * expected  # the profiler adds element-wise operations
+def matmul_flops(lm, by_op):
+    """The matrix-multiply FLOPs of a by-op count: every op with "mm" or "MatMul" in its name."""
+    return sum(n for op, n in by_op.items() if ("mm" in op if lm is plm else "MatMul" in op))
+
+
+def gpt_forward_and_train(lm, config, idx):
+    """(forward, training step) functions of a fresh GPT, for count_flops."""
+    model = lm.GPT(config)
+    if lm is plm:
+        def train(x):
+            logits = model(x)  # (B, T, V)
+            torch.nn.functional.cross_entropy(logits.flatten(0, 1), x.flatten()).backward()
+        return model, train
+    import keras
+
+    def train(x):
+        with tf.GradientTape() as tape:
+            logits = model(x, training=True)  # (B, T, V)
+            loss = keras.ops.mean(keras.losses.sparse_categorical_crossentropy(x, logits, from_logits=True))
+        return tape.gradient(loss, model.trainable_weights)
+    return (lambda x: model(x)), train
+
+
+@pytest.mark.parametrize("lm", FRAMEWORKS, ids=["pytorch", "tensorflow"])
+def test_flop_counters_match_the_formula_in_matrix_multiplies(lm):
+    batch = 2
+    idx = to_framework(lm, np.random.default_rng(0).integers(0, TINY.vocab_size, (batch, TINY.block_size)))
+    forward, train = gpt_forward_and_train(lm, TINY, idx)
+    for fn, expected in ((forward, batch * costs.gpt_forward_flops(TINY)),
+                         (train, batch * costs.gpt_training_flops(TINY))):
+        by_op = lm.count_flops(fn, idx, by_op=True)
+        assert all(isinstance(op, str) and isinstance(n, int) and n > 0 for op, n in by_op.items())
+        assert list(by_op.values()) == sorted(by_op.values(), reverse=True)
+        assert lm.count_flops(fn, idx) == sum(by_op.values())
+        assert matmul_flops(lm, by_op) == expected
+        if lm is plm:
+            assert sum(by_op.values()) == expected  # FlopCounterMode counts nothing else here
+        else:
+            assert expected < sum(by_op.values()) < 1.1 * expected  # plus some element-wise ops
+
+
+def test_tensorflow_batch_matmul_count_corrected():
+    """TF's registered BatchMatMul count reads transpose_a, not adj_x; count_flops recounts it."""
+    a, b = tf.ones((2, 5, 3)), tf.ones((2, 5, 4))  # contract over the 5 rows of a
+
+    def product(a, b):
+        return tf.linalg.matmul(a, b, adjoint_a=True)  # (2, 3, 4)
+
+    assert tlm.count_flops(product, a, b, by_op=True) == {"BatchMatMulV2": 2 * 2 * 3 * 4 * 5}
+    graph = tf.function(product).get_concrete_function(a, b).graph  # negative control:
+    options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+    options["output"] = "none"
+    raw = tf.compat.v1.profiler.profile(graph=graph, options=options).total_float_ops
+    assert raw == 2 * 2 * 3 * 4 * 3  # the profiler alone contracts over the wrong axis
+
+
+def test_tensorflow_counts_no_flops_for_relu():
+    x = tf.ones((4, 8))
+    assert tlm.count_flops(tf.nn.relu, x) == 0
+    assert tlm.count_flops(lambda x: x + 1.0, x, by_op=True) == {"AddV2": 32}
 
 
 @pytest.mark.parametrize("lm", FRAMEWORKS, ids=["pytorch", "tensorflow"])
@@ -133,3 +184,29 @@ def test_gpt_runs_on_gpu_in_both_frameworks():
     with tf.device(tlm.device()):
         out = tlm.GPT(TINY)(tf.zeros((1, 4), dtype=tf.int32))
     assert "GPU" in out.device
+
+
+def test_cpu_peak_from_cpuinfo():
+    from largemodels.devices import _cpu_peak
+    cpu = ("processor: {n}\nvendor_id: GenuineIntel\ncpu family: 6\nphysical id: 0\ncore id: 0\n"
+           "cpu MHz: 2200.0\nflags: fpu sse2 avx avx2 fma avx512f\n")
+    colab = "\n".join(cpu.format(n=n) for n in (0, 1))  # one core, two hyper-threads
+    peak = _cpu_peak(colab, [0, 1], None, "float32", None)
+    assert (peak.cores, peak.simd, peak.simd_lanes, peak.fma_units) == (1, "AVX-512", 16, 2)
+    assert peak.flops == 1 * 2.2e9 * 16 * 2 * 2 and not peak.clock_is_max
+    boost = _cpu_peak(colab, [0, 1], 3.9e9, "float64", 1)
+    assert boost.clock_is_max and boost.flops == 3.9e9 * 8 * 1 * 2
+    zen4 = colab.replace("GenuineIntel", "AuthenticAMD").replace("family: 6", "family: 25")
+    assert _cpu_peak(zen4, [0, 1], None, "float32", None).fma_units == 1
+    no_clock = "\n".join(line for line in colab.splitlines() if "MHz" not in line)
+    assert _cpu_peak(no_clock, [0, 1], None, "float32", None).flops is None
+
+
+def test_cpu_peak_of_this_machine():
+    peak = largemodels.devices.cpu_peak_flops()
+    assert peak.cores >= 1
+    if peak.flops is not None:
+        assert peak.flops == peak.cores * peak.clock_hz * peak.simd_lanes * peak.fma_units * 2
+        assert largemodels.devices.cpu_peak_flops("float64").flops == peak.flops / 2
+    with pytest.raises(ValueError, match="dtype"):
+        largemodels.devices.cpu_peak_flops("bfloat16")

@@ -11,6 +11,12 @@ def seed_everything(seed=0):
 
     Frameworks that are not imported are left alone, so calling this never pays a
     framework's start-up. Returns the seed.
+
+    Python's hash randomization (the order of a ``set`` of strings) is not seeded here: it is
+    fixed when the interpreter starts, by the environment variable ``PYTHONHASHSEED``, and
+    setting the variable later changes nothing in the running process. We still set it, so
+    that subprocesses started from here inherit it; the book's Makefile exports it for the
+    notebooks' kernels.
     """
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
         raise ValueError(f"seed must be an int in [0, 2**32), got {seed!r}")

@@ -24,14 +24,24 @@ def count_params(model, trainable_only=False):
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
-def count_flops(fn, *args):
+def count_flops(fn, *args, by_op=False):
     """FLOPs that PyTorch's ``FlopCounterMode`` counts while ``fn(*args)`` runs.
 
-    The counter counts matrix multiplies and convolutions (2 FLOPs per multiply-accumulate),
-    backward passes included if ``fn`` calls ``backward``; element-wise operations count 0.
+    Returns the total, or with ``by_op=True`` a dict ``{aten operation: FLOPs}``, largest first,
+    keyed by the operation's name as PyTorch prints it (``"aten.mm"``, ``"aten.addmm"``,
+    ``"aten.bmm"``); the total is the sum of that dict.
+
+    What is counted: matrix multiplies (``mm``, ``addmm``, ``bmm``, ``baddbmm``, ...),
+    convolutions and the fused attention kernels, at 2 FLOPs per multiply-accumulate, as they
+    execute, so backward passes are included if ``fn`` calls ``backward``. What is not:
+    element-wise operations and reductions (bias additions outside ``addmm``, activations,
+    softmax, normalization, the optimizer's update), which count 0.
     """
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
     with FlopCounterMode(display=False) as counter:
         fn(*args)
-    return counter.get_total_flops()
+    counts = {str(op): int(n) for op, n in counter.get_flop_counts()["Global"].items()}
+    if not by_op:
+        return sum(counts.values())
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
