@@ -132,3 +132,14 @@ def test_memory_read_seconds():
         costs.memory_read_seconds(1e9, costs.Hardware("no bandwidth", 1e12, 100))
     with pytest.raises(ValueError, match="n_devices"):
         costs.memory_read_seconds(1e9, gpu, n_devices=0)
+
+
+def test_matrix_products_are_picked_by_name_in_both_frameworks():
+    tf_counts = {"MatMul": 10, "BatchMatMulV2": 20, "Einsum": 4, "AddV2": 1, "Mul": 2}
+    torch_counts = {"aten.mm": 10, "aten.addmm": 20, "aten.bmm": 4, "aten.baddbmm": 8,
+                    "aten.add": 1, "aten.mul": 2}
+    assert costs.matmul_flops(tf_counts) == 34
+    assert costs.matmul_flops(torch_counts) == 42
+    assert not costs.is_matrix_product("aten.mean") and not costs.is_matrix_product("Sum")
+    with pytest.raises(TypeError, match="by_op"):
+        costs.matmul_flops([("MatMul", 1)])

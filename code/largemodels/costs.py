@@ -67,6 +67,26 @@ def gpt_training_flops(config, seq_len=None):
     return 3 * gpt_forward_flops(config, seq_len)
 
 
+def is_matrix_product(op):
+    """Whether an operation name from ``count_flops(..., by_op=True)`` is a matrix product.
+
+    TensorFlow: ``MatMul``, ``BatchMatMul*`` and ``Einsum``; PyTorch: the aten products
+    ``mm``, ``addmm``, ``bmm``, ``baddbmm``. The names are matched by rule, not listed,
+    because which ones a model uses depends on the framework's version.
+    """
+    if not isinstance(op, str):
+        raise TypeError(f"op must be an operation name (str), got {type(op).__name__}")
+    return "MatMul" in op or "Einsum" in op or op.split(".")[-1].endswith("mm")
+
+
+def matmul_flops(by_op):
+    """The FLOPs of the matrix products in a ``{operation: FLOPs}`` count, in either framework."""
+    if not isinstance(by_op, dict):
+        raise TypeError(f"by_op must be a dict from count_flops(..., by_op=True), got "
+                        f"{type(by_op).__name__}")
+    return sum(n for op, n in by_op.items() if is_matrix_product(op))
+
+
 def training_flops(n_params, n_tokens):
     """The 6 N D rule (Kaplan et al., 2020): 2 N FLOPs per token forward, 4 N backward."""
     return 6.0 * positive_real("n_params", n_params) * positive_real("n_tokens", n_tokens)
