@@ -1,5 +1,7 @@
 """The closed-form arithmetic of largemodels.costs."""
+import dataclasses
 import math
+import random
 
 import pytest
 
@@ -143,3 +145,151 @@ def test_matrix_products_are_picked_by_name_in_both_frameworks():
     assert not costs.is_matrix_product("aten.mean") and not costs.is_matrix_product("Sum")
     with pytest.raises(TypeError, match="by_op"):
         costs.matmul_flops([("MatMul", 1)])
+
+
+# The modern decoder: GQA, RoPE, RMSNorm, SwiGLU, no biases, tied or untied head.
+
+# Exact totals of the released checkpoints (safetensors metadata). Sources: config.json and
+# model card, huggingface.co/meta-llama/Llama-3.2-1B, huggingface.co/meta-llama/Llama-3.2-3B,
+# huggingface.co/meta-llama/Llama-3.1-8B.
+PUBLISHED_LLAMA_PARAMS = {"3.2-1B": 1_235_814_400, "3.2-3B": 3_212_749_824,
+                          "3.1-8B": 8_030_261_248}
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED_LLAMA_PARAMS))
+def test_llama3_param_counts_match_the_published_checkpoints(name):
+    assert costs.gpt_param_count(GPTConfig.llama(name)) == PUBLISHED_LLAMA_PARAMS[name]
+
+
+def test_tied_argument_overrides_the_config():
+    llama_8b = GPTConfig.llama("3.1-8B")  # untied
+    head = 128256 * 4096
+    assert costs.gpt_param_count(llama_8b, tied=True) == PUBLISHED_LLAMA_PARAMS["3.1-8B"] - head
+    assert costs.gpt_param_breakdown(llama_8b)["output_head"] == head
+    assert costs.gpt_param_breakdown(GPTConfig.llama("3.2-1B"))["output_head"] == 0
+    # the GPT-2 breakdown (printed in Section 1.1) keeps its parts and their order
+    assert list(costs.gpt_param_breakdown(GPT2_SMALL)) == [
+        "token_embedding", "position_embedding", "blocks", "final_layernorm", "output_head"]
+    with pytest.raises(TypeError, match="tied"):
+        costs.gpt_param_count(GPT2_SMALL, tied="yes")
+
+
+def _hf_param_count(model):
+    return sum(p.numel() for p in model.parameters())  # a tied weight is one Parameter
+
+
+def _random_shape(seed, n_head):
+    rng = random.Random(seed)
+    return {"vocab_size": rng.randint(5, 300), "block_size": rng.randint(4, 64),
+            "n_layer": rng.randint(1, 3), "n_head": n_head,
+            "n_embd": n_head * 2 * rng.randint(1, 4),  # head_size even, as RoPE needs
+            "n_hidden": rng.randint(3, 100)}
+
+
+@pytest.mark.parametrize("kv_heads", ["mha", "gqa", "mqa"])
+@pytest.mark.parametrize("bias", [False, True], ids=["no_bias", "bias"])
+@pytest.mark.parametrize("tied", [False, True], ids=["untied", "tied"])
+def test_llama_like_param_count_matches_hugging_face(kv_heads, bias, tied):
+    transformers = pytest.importorskip("transformers")
+    torch = pytest.importorskip("torch")
+    n_kv_head = {"mha": 4, "gqa": 2, "mqa": 1}[kv_heads]
+    shape = _random_shape(seed=10 * n_kv_head + 2 * bias + tied, n_head=4)
+    config = GPTConfig.llama_like(n_kv_head=n_kv_head, bias=bias, tie_head=tied, **shape)
+    hf_config = transformers.LlamaConfig(
+        vocab_size=config.vocab_size, max_position_embeddings=config.block_size,
+        num_hidden_layers=config.n_layer, hidden_size=config.n_embd,
+        num_attention_heads=config.n_head, num_key_value_heads=config.n_kv_head,
+        head_dim=config.head_size, intermediate_size=config.n_hidden,
+        attention_bias=bias, mlp_bias=bias, tie_word_embeddings=tied)
+    with torch.device("meta"):
+        model = transformers.LlamaForCausalLM(hf_config)
+    assert _hf_param_count(model) == costs.gpt_param_count(config)
+
+
+@pytest.mark.parametrize("tied", [False, True], ids=["untied", "tied"])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_gpt2_like_param_count_matches_hugging_face(tied, seed):
+    transformers = pytest.importorskip("transformers")
+    torch = pytest.importorskip("torch")
+    config = GPTConfig(tie_head=tied, **_random_shape(seed, n_head=2 * seed))
+    hf_config = transformers.GPT2Config(
+        vocab_size=config.vocab_size, n_positions=config.block_size, n_layer=config.n_layer,
+        n_embd=config.n_embd, n_head=config.n_head, n_inner=config.n_hidden,
+        tie_word_embeddings=tied)
+    with torch.device("meta"):
+        model = transformers.GPT2LMHeadModel(hf_config)
+    assert _hf_param_count(model) == costs.gpt_param_count(config)
+
+
+@pytest.mark.parametrize("tied", [False, True], ids=["untied", "tied"])
+def test_rope_with_layernorm_and_gelu_matches_gpt_neox(tied):
+    # GPT-NeoX: rotary positions, LayerNorm, GELU MLP, biases, multi-head attention.
+    transformers = pytest.importorskip("transformers")
+    torch = pytest.importorskip("torch")
+    config = GPTConfig(positions="rope", tie_head=tied, **_random_shape(seed=3, n_head=4))
+    hf_config = transformers.GPTNeoXConfig(
+        vocab_size=config.vocab_size, max_position_embeddings=config.block_size,
+        num_hidden_layers=config.n_layer, hidden_size=config.n_embd,
+        num_attention_heads=config.n_head, intermediate_size=config.n_hidden,
+        attention_bias=True, tie_word_embeddings=tied)
+    with torch.device("meta"):
+        model = transformers.GPTNeoXForCausalLM(hf_config)
+    assert _hf_param_count(model) == costs.gpt_param_count(config)
+
+
+def _tiny_hf_llama(config):
+    transformers = pytest.importorskip("transformers")
+    hf_config = transformers.LlamaConfig(
+        vocab_size=config.vocab_size, max_position_embeddings=config.block_size,
+        num_hidden_layers=config.n_layer, hidden_size=config.n_embd,
+        num_attention_heads=config.n_head, num_key_value_heads=config.n_kv_head,
+        head_dim=config.head_size, intermediate_size=config.n_hidden,
+        tie_word_embeddings=config.tie_head, attn_implementation="eager")
+    return transformers.LlamaForCausalLM(hf_config).eval()
+
+
+TINY_LLAMA = GPTConfig.llama_like(vocab_size=50, block_size=16, n_layer=2, n_head=4, n_embd=32,
+                                  n_kv_head=2, n_hidden=40)
+
+
+def test_llama_like_forward_flops_match_pytorch_flop_counter():
+    torch = pytest.importorskip("torch")
+    from torch.utils.flop_counter import FlopCounterMode
+    model = _tiny_hf_llama(TINY_LLAMA)  # eager attention: the full T x T products
+    batch, T = 3, 12
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(torch.zeros(batch, T, dtype=torch.long))
+    assert counter.get_total_flops() == batch * costs.gpt_forward_flops(TINY_LLAMA, seq_len=T)
+
+
+def test_kv_cache_bytes_match_hugging_face_cache():
+    torch = pytest.importorskip("torch")
+    model = _tiny_hf_llama(TINY_LLAMA)
+    batch, T = 3, 10
+    with torch.no_grad():
+        cache = model(torch.zeros(batch, T, dtype=torch.long), use_cache=True).past_key_values
+    stored = sum(t.nbytes for layer in cache.layers for t in (layer.keys, layer.values))
+    assert stored == costs.kv_cache_bytes(TINY_LLAMA, T, batch_size=batch, dtype="float32")
+
+
+def test_kv_cache_of_llama_8b_at_8k_tokens_is_one_gib():
+    llama_8b = GPTConfig.llama("3.1-8B")
+    for dtype in ("bfloat16", "float16"):
+        assert costs.kv_cache_bytes(llama_8b, 8192, dtype=dtype) == 2**30  # 2*32*8*128*8192*2
+    # grouped-query attention: 8 key/value heads instead of 32 keep a quarter of the cache
+    multi_head = dataclasses.replace(llama_8b, n_kv_head=llama_8b.n_head)
+    assert costs.kv_cache_bytes(multi_head, 8192) == 4 * 2**30
+    assert costs.kv_cache_bytes(llama_8b, 8192, batch_size=4, dtype="int8") == 2 * 2**30
+
+
+def test_kv_cache_bytes_rejects_bad_input():
+    with pytest.raises(ValueError, match="seq_len"):
+        costs.kv_cache_bytes(GPT2_SMALL, 1025)
+    with pytest.raises(TypeError, match="seq_len"):
+        costs.kv_cache_bytes(GPT2_SMALL, 10.0)
+    with pytest.raises(ValueError, match="batch_size"):
+        costs.kv_cache_bytes(GPT2_SMALL, 10, batch_size=0)
+    with pytest.raises(ValueError, match="dtype"):
+        costs.kv_cache_bytes(GPT2_SMALL, 10, dtype="float8")
+    with pytest.raises(TypeError, match="config"):
+        costs.kv_cache_bytes("gpt2", 10)

@@ -61,11 +61,19 @@ def test_rnn_parameter_counts_differ_only_by_the_second_bias(cell, input_size, h
     assert counts[0] - counts[1] == (0 if cell == "gru" else num_layers * gates * hidden_size)
 
 
-@pytest.mark.parametrize("lm", FRAMEWORKS, ids=IDS)
-def test_gpt_uses_the_zoo_block(lm):
-    model = lm.GPT(GPTConfig(vocab_size=17, block_size=8, n_layer=2, n_head=2, n_embd=8))
-    assert all(isinstance(b, lm.TransformerBlock) and b.attn.causal for b in model.blocks)
-    assert isinstance(model.blocks[0].attn, lm.MultiHeadAttention)
+def test_gpt2_block_is_the_zoo_block():
+    """With GPT-2's config the decoder's block is Section 3.4's TransformerBlock: the same
+    parameter names and, on the same weights, the same outputs."""
+    import torch
+    from largemodels import torch as plm
+
+    config = GPTConfig(vocab_size=17, block_size=8, n_layer=2, n_head=2, n_embd=8)
+    block = plm.GPT(config).blocks[0].eval()
+    zoo = plm.TransformerBlock(8, 2, causal=True).eval()
+    zoo.load_state_dict(block.state_dict())  # strict: the same names and shapes
+    x = torch.randn(3, 5, 8)
+    with torch.no_grad():
+        assert torch.allclose(block(x), zoo(x), atol=1e-6)
 
 
 @pytest.mark.parametrize("lm", FRAMEWORKS, ids=IDS)

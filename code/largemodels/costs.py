@@ -8,7 +8,7 @@ counts as 2 FLOPs.
 import math
 from dataclasses import dataclass
 
-from ._checks import fraction, one_of, positive_int, positive_real
+from ._checks import check_bool, fraction, one_of, positive_int, positive_real
 from .config import GPTConfig
 
 _HOURS_PER_DAY = 24.0
@@ -20,27 +20,44 @@ def _check_config(config):
     return config
 
 
-def gpt_param_breakdown(config, tied=True):
-    """Parameters of a GPT-2-style model, per part.
+def gpt_param_breakdown(config, tied=None):
+    """Parameters of a GPT-2-style or Llama-style model, per part.
 
-    Each of the L blocks has two LayerNorms (2d each), the attention projections
-    W_qkv (d x 3d, bias 3d) and W_o (d x d, bias d), and the MLP W_1 (d x 4d, bias 4d)
-    and W_2 (4d x d, bias d): 12 d^2 + 13 d. Add token embeddings V d, learned positions
-    T d and a final LayerNorm 2 d. An untied output head adds V d (GPT-2 has no head bias).
+    GPT-2 (the config's defaults): each of the L blocks has two LayerNorms (2d each), the
+    attention projections W_qkv (d x 3d, bias 3d) and W_o (d x d, bias d), and the MLP
+    W_1 (d x 4d, bias 4d) and W_2 (4d x d, bias d): 12 d^2 + 13 d. Add token embeddings V d,
+    learned positions T d and a final LayerNorm 2 d. An untied output head adds V d (GPT-2
+    has no head bias).
+
+    The modern options, with h = n_hidden and d_kv = n_kv_head * head_size: W_q and W_o stay
+    d x d, W_k and W_v are d x d_kv each; a GELU MLP has two matrices d x h, SwiGLU three;
+    RMSNorm has a scale only (d); rotary positions have no parameters; ``bias=False`` drops
+    every bias. A Llama block: 2 d^2 + 2 d d_kv + 3 d h + 2 d. ``final_layernorm`` counts the
+    final norm of either kind. ``tied`` overrides ``config.tie_head`` (None: the config's).
     """
     c = _check_config(config)
-    V, T, L, d = c.vocab_size, c.block_size, c.n_layer, c.n_embd
+    tied = c.tie_head if tied is None else check_bool("tied", tied)
+    V, T, L, d, h = c.vocab_size, c.block_size, c.n_layer, c.n_embd, c.n_hidden
+    d_kv = c.n_kv_head * c.head_size
+    norm = 2 * d if c.norm == "layernorm" else d  # scale and shift, or scale only
+    attention = 2 * d * d + 2 * d * d_kv + (2 * d + 2 * d_kv if c.bias else 0)
+    if c.mlp == "gelu":
+        mlp = 2 * d * h + (h + d if c.bias else 0)
+    else:  # swiglu: gate and up d x h, down h x d
+        mlp = 3 * d * h + (2 * h + d if c.bias else 0)
     return {
         "token_embedding": V * d,
-        "position_embedding": T * d,
-        "blocks": L * (12 * d * d + 13 * d),
-        "final_layernorm": 2 * d,
+        "position_embedding": T * d if c.positions == "learned" else 0,
+        "blocks": L * (attention + mlp + 2 * norm),
+        "final_layernorm": norm,
         "output_head": 0 if tied else V * d,
     }
 
 
-def gpt_param_count(config, tied=True):
-    """Total parameters of a GPT-2-style model: V d + T d + L (12 d^2 + 13 d) + 2 d (+ V d untied)."""
+def gpt_param_count(config, tied=None):
+    """Total parameters, the sum of :func:`gpt_param_breakdown`. GPT-2:
+    V d + T d + L (12 d^2 + 13 d) + 2 d (+ V d untied). Llama (RoPE, RMSNorm, SwiGLU, no biases):
+    V d + L (2 d^2 + 2 d d_kv + 3 d h + 2 d) + d (+ V d untied)."""
     return sum(gpt_param_breakdown(config, tied=tied).values())
 
 
@@ -51,13 +68,19 @@ def gpt_forward_flops(config, seq_len=None):
     costs 2 T d for the scores Q K^T plus 2 T d for the weighted sum of values (the full
     T x T product, as a plain implementation computes it before masking). The tied output
     head costs 2 d V per token. Element-wise work (LayerNorm, GELU, softmax) is ignored.
+    In general, with h = n_hidden and d_kv = n_kv_head * head_size, the projections cost
+    2 (2 d^2 + 2 d d_kv) and the MLP 2 d h times 2 (GELU) or 3 (SwiGLU); the attention
+    products stay 4 T d, since the query heads still span d.
     """
     c = _check_config(config)
     T = c.block_size if seq_len is None else positive_int("seq_len", seq_len)
     if T > c.block_size:
         raise ValueError(f"seq_len must be <= block_size={c.block_size}, got {T}")
-    d, L, V = c.n_embd, c.n_layer, c.vocab_size
-    per_token = L * (24 * d * d + 4 * T * d) + 2 * d * V
+    d, L, V, h = c.n_embd, c.n_layer, c.vocab_size, c.n_hidden
+    d_kv = c.n_kv_head * c.head_size
+    projections = 2 * (2 * d * d + 2 * d * d_kv)  # W_q, W_o; W_k, W_v
+    mlp = 2 * d * h * (2 if c.mlp == "gelu" else 3)
+    per_token = L * (projections + mlp + 4 * T * d) + 2 * d * V
     return T * per_token
 
 
@@ -110,6 +133,21 @@ def weight_bytes(n_params, dtype="float32"):
     """Bytes needed to store ``n_params`` weights in ``dtype``."""
     one_of("dtype", dtype, set(DTYPE_BYTES))
     return positive_real("n_params", n_params) * DTYPE_BYTES[dtype]
+
+
+def kv_cache_bytes(config, seq_len, batch_size=1, dtype="float16"):
+    """Bytes of the key/value cache that generation keeps for ``batch_size`` sequences of
+    ``seq_len`` tokens: a key and a value of n_kv_head * head_size numbers per token and
+    layer, 2 L n_kv_head head_size T B bytes_per_value. Grouped-query attention shrinks it by
+    n_head / n_kv_head. Llama 3.1-8B at 8,192 tokens in 16 bits: exactly 1 GiB."""
+    c = _check_config(config)
+    T = positive_int("seq_len", seq_len)
+    if T > c.block_size:
+        raise ValueError(f"seq_len must be <= block_size={c.block_size}, got {T}")
+    B = positive_int("batch_size", batch_size)
+    one_of("dtype", dtype, set(DTYPE_BYTES))
+    values = 2 * c.n_layer * c.n_kv_head * c.head_size * T * B  # a key and a value
+    return values * DTYPE_BYTES[dtype]
 
 
 def training_state_bytes(n_params, precision="mixed"):

@@ -9,7 +9,8 @@ same function, which :func:`max_abs_diff` checks. Layout conversions, PyTorch ->
 - RNN weight_ih (gates*H, in), weight_hh -> kernel (in, gates*H), recurrent_kernel: transpose;
   GRU gates (r, z, n) -> Keras (z, r, h); LSTM (i, f, g, o) is the same order in both;
   LSTM/SimpleRNN biases b_ih + b_hh -> one bias; GRU biases -> a (2, 3H) bias.
-- Embedding weight, LayerNorm weight/bias -> embeddings, gamma/beta: as they are.
+- Embedding weight, LayerNorm weight/bias, RMSNorm weight -> embeddings, gamma/beta, scale:
+  as they are.
 
 Precision on GPUs: by default, TensorFlow multiplies float32 matrices in TF32 (a 10-bit
 mantissa) on NVIDIA GPUs since Ampere, and PyTorch uses TF32 for its cuDNN convolutions
@@ -72,11 +73,16 @@ class _Copier:
 
     def linear(self, t, k):  # Linear (out, in) -> Dense (in, out)
         self.write(k.kernel, self.read(t.weight).T)
-        self.write(k.bias, self.read(t.bias))
+        if t.bias is not None:
+            self.write(k.bias, self.read(t.bias))
 
-    def layer_norm(self, t, k):
-        self.write(k.gamma, self.read(t.weight))
-        self.write(k.beta, self.read(t.bias))
+    def layer_norm(self, t, k):  # also RMSNorm: weight -> scale, no bias
+        if isinstance(t, torch.nn.LayerNorm):
+            self.write(k.gamma, self.read(t.weight))
+            if t.bias is not None:
+                self.write(k.beta, self.read(t.bias))
+        else:
+            self.write(k.scale, self.read(t.weight))
 
     def conv(self, t, k):  # (out, in, kh, kw) -> (kh, kw, in, out)
         self.write(k.kernel, self.read(t.weight).transpose(2, 3, 1, 0))
@@ -131,20 +137,24 @@ def _copy_attention(c, t, k):
     c.linear(t.c_proj, k.c_proj)
 
 
-def _copy_block(c, t, k):
+def _copy_block(c, t, k):  # the zoo's TransformerBlock and the decoder's DecoderBlock
     c.layer_norm(t.ln_1, k.ln_1)
     _copy_attention(c, t.attn, k.attn)
     c.layer_norm(t.ln_2, k.ln_2)
-    c.linear(t.mlp.c_fc, k.mlp.c_fc)
-    c.linear(t.mlp.c_proj, k.mlp.c_proj)
+    for name in ("c_gate", "c_fc", "c_proj"):  # c_gate: SwiGLU only
+        if hasattr(t.mlp, name):
+            c.linear(getattr(t.mlp, name), getattr(k.mlp, name))
 
 
 def _copy_gpt(c, t, k):
-    c.write(k.wte.embeddings, c.read(t.wte.weight))  # also the tied output head
-    c.write(k.wpe.embeddings, c.read(t.wpe.weight))
+    c.write(k.wte.embeddings, c.read(t.wte.weight))  # also the output head, if tied
+    if t.wpe is not None:  # learned positions (GPT-2); none with rotary embeddings
+        c.write(k.wpe.embeddings, c.read(t.wpe.weight))
     for t_block, k_block in zip(t.blocks, k.blocks):
         _copy_block(c, t_block, k_block)
     c.layer_norm(t.ln_f, k.ln_f)
+    if t.lm_head is not None:
+        c.linear(t.lm_head, k.lm_head)
 
 
 def _copy_vae(c, t, k):

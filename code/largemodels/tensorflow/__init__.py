@@ -9,6 +9,8 @@ import_tensorflow()
 from .. import costs, data, plot  # noqa: E402
 from ..config import GPTConfig  # noqa: E402
 from ..seeding import seed_everything  # noqa: E402
+from .decoder import KVCache  # noqa: E402
+from .generation import generate  # noqa: E402
 from .gpt import GPT  # noqa: E402
 from .models import CNN, MLP, RNN, VAE, MultiHeadAttention, TransformerBlock, attention, vae_loss  # noqa: E402
 from .tools import count_flops, count_params, device, devices  # noqa: E402
@@ -18,4 +20,4 @@ FRAMEWORK = "tensorflow"
 
 __all__ = ["CNN", "FRAMEWORK", "GPT", "GPTConfig", "MLP", "MultiHeadAttention", "RNN", "TransformerBlock",
            "VAE", "attention", "costs", "count_flops", "count_params", "data", "device", "devices", "evaluate",
-           "fit", "plot", "predict", "seed_everything", "vae_loss"]
+           "fit", "generate", "KVCache", "plot", "predict", "seed_everything", "vae_loss"]

@@ -10,6 +10,8 @@ _precision.use_exact_float32()
 from .. import costs, data, plot  # noqa: E402
 from ..config import GPTConfig
 from ..seeding import seed_everything
+from .decoder import KVCache
+from .generation import generate
 from .gpt import GPT
 from .models import CNN, MLP, RNN, VAE, MultiHeadAttention, TransformerBlock, attention, vae_loss
 from .tools import count_flops, count_params, device, devices
@@ -19,4 +21,4 @@ FRAMEWORK = "pytorch"
 
 __all__ = ["CNN", "FRAMEWORK", "GPT", "GPTConfig", "MLP", "MultiHeadAttention", "RNN", "TransformerBlock",
            "VAE", "attention", "costs", "count_flops", "count_params", "data", "device", "devices", "evaluate",
-           "fit", "plot", "predict", "seed_everything", "vae_loss"]
+           "fit", "generate", "KVCache", "plot", "predict", "seed_everything", "vae_loss"]

@@ -1,8 +1,9 @@
-"""A GPT-2-style language model in PyTorch (the twin of ``largemodels/tensorflow/gpt.py``).
+"""A decoder-only language model in PyTorch (the twin of ``largemodels/tensorflow/gpt.py``).
 
-The blocks are the model zoo's :class:`~largemodels.torch.models.TransformerBlock` (pre-LN,
-causal multi-head self-attention, tanh-GELU MLP); this file adds GPT-2's embeddings, final
-LayerNorm, tied output head and initialisation.
+GPT-2 with the default :class:`~largemodels.config.GPTConfig`; the Llama family's decoder
+with ``GPTConfig.llama(...)`` or ``GPTConfig.llama_like(...)``. The blocks and the KV cache
+are in :mod:`largemodels.torch.decoder`; this file adds the embeddings, the final norm, the
+output head and the initialisation.
 """
 import math
 
@@ -10,41 +11,68 @@ import torch
 from torch import nn
 
 from ..config import GPTConfig
-from .models import TransformerBlock, attention  # noqa: F401  (attention: also importable from here)
+from ..rope import inverse_frequencies
+from .decoder import DecoderBlock, KVCache, make_norm, rope_angles
+from .models import attention  # noqa: F401  (attention: also importable from here)
 
 
 class GPT(nn.Module):
-    """GPT-2: token and learned position embeddings, pre-LN blocks, final LayerNorm, and an
-    output head that shares its weight with the token embedding. ``forward`` returns logits."""
+    """Token embeddings (plus learned positions for GPT-2), pre-norm decoder blocks, a
+    final norm, and an output head (tied to the token embedding unless
+    ``config.tie_head`` is False). ``forward(idx, cache=None)`` returns logits.
 
-    def __init__(self, config):
+    With a :class:`~largemodels.torch.decoder.KVCache`, ``idx`` holds only the new tokens:
+    their positions continue after the cached ones, and the cache grows by their keys and
+    values. ``fused_attention`` selects PyTorch's fused attention kernel or the
+    written-out :func:`~largemodels.torch.attention` (the default, which FLOP counters see
+    as two matrix products); the two agree to float rounding.
+    """
+
+    def __init__(self, config, fused_attention=False):
         super().__init__()
         if not isinstance(config, GPTConfig):
             raise TypeError(f"config must be a largemodels.GPTConfig, got {type(config).__name__}")
         self.config = config
+        self.fused_attention = bool(fused_attention)
         self.wte = nn.Embedding(config.vocab_size, config.n_embd)
-        self.wpe = nn.Embedding(config.block_size, config.n_embd)
+        self.wpe = nn.Embedding(config.block_size, config.n_embd) if config.positions == "learned" else None
         self.drop = nn.Dropout(config.dropout)
-        self.blocks = nn.ModuleList(TransformerBlock(config.n_embd, config.n_head, causal=True, dropout=config.dropout)
-                                    for _ in range(config.n_layer))
-        self.ln_f = nn.LayerNorm(config.n_embd, eps=1e-5)
+        self.blocks = nn.ModuleList(DecoderBlock(config) for _ in range(config.n_layer))
+        self.ln_f = make_norm(config)
+        self.lm_head = None if config.tie_head else nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        if config.positions == "rope":  # a buffer, so that it moves with .to(device)
+            inv_freq = inverse_frequencies(config.head_size, config.rope_theta, config.rope_scaling)
+            self.register_buffer("inv_freq", torch.from_numpy(inv_freq), persistent=False)
         # GPT-2's initialisation: the blocks' Linear layers start at N(0, 0.02) with zero biases
-        # (see models.py); the embeddings too, and the residual projections at 0.02 / sqrt(2L).
-        for embedding in (self.wte, self.wpe):
-            nn.init.normal_(embedding.weight, std=0.02)
+        # (see decoder.py); the embeddings too, and the residual projections at 0.02 / sqrt(2L).
+        for weight in (self.wte, self.wpe, self.lm_head):
+            if weight is not None:
+                nn.init.normal_(weight.weight, std=0.02)
         for name, p in self.named_parameters():
             if name.endswith("c_proj.weight"):
                 nn.init.normal_(p, std=0.02 / math.sqrt(2 * config.n_layer))
 
-    def forward(self, idx):
+    def forward(self, idx, cache=None):
         if idx.dim() != 2:
             raise ValueError(f"idx must have shape (batch, time), got shape {tuple(idx.shape)}")
         T = idx.size(1)
-        if T > self.config.block_size:
-            raise ValueError(f"sequence length {T} exceeds block_size={self.config.block_size}")
-        pos = torch.arange(T, device=idx.device)  # (T,)
-        x = self.drop(self.wte(idx) + self.wpe(pos))  # (B, T, C)
-        for block in self.blocks:
-            x = block(x)
+        start = 0 if cache is None else cache.length
+        if start + T > self.config.block_size:
+            held = f"the KV cache holds {start} tokens and " if cache is not None else ""
+            raise ValueError(f"{held}sequence length {T} exceeds block_size={self.config.block_size}")
+        pos = torch.arange(start, start + T, device=idx.device)  # (T,)
+        x = self.wte(idx)  # (B, T, C)
+        if self.wpe is not None:
+            x = x + self.wpe(pos)
+        x = self.drop(x)
+        rope = rope_angles(pos, self.inv_freq) if self.wpe is None else None  # 2 x (T, hs)
+        for layer, block in enumerate(self.blocks):
+            x = block(x, rope=rope, cache=cache, layer=layer, fused=self.fused_attention)
         x = self.ln_f(x)
-        return x @ self.wte.weight.T  # (B, T, vocab_size): tied output head
+        if self.lm_head is None:
+            return x @ self.wte.weight.T  # (B, T, vocab_size): tied output head
+        return self.lm_head(x)  # (B, T, vocab_size)
+
+    def new_cache(self):
+        """An empty :class:`~largemodels.torch.decoder.KVCache` for this model."""
+        return KVCache(self.config)
