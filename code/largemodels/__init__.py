@@ -8,7 +8,7 @@ same public names, so paired notebook cells read the same::
 
 Importing this package imports neither framework.
 """
-from . import costs, data, plot, rope, sampling
+from . import costs, data, plot, rope, sampling, tokenizer
 from .config import GPTConfig
 from .devices import device_report
 from .environment import check_loaded_versions
@@ -16,4 +16,4 @@ from .seeding import seed_everything
 
 __version__ = "0.1.0"
 __all__ = ["GPTConfig", "check_loaded_versions", "costs", "data", "device_report", "plot", "rope",
-           "sampling", "seed_everything"]
+           "sampling", "seed_everything", "tokenizer"]
