@@ -30,8 +30,11 @@ def tokens(batch, time, seed=0):
 
 @pytest.fixture(scope="module")
 def hf():
-    return pytest.importorskip("largemodels.torch.hf", reason="needs transformers") \
-        if pytest.importorskip("transformers") else None
+    """The package's converter, when transformers (a test-only dependency) is installed."""
+    pytest.importorskip("transformers")
+    from largemodels.torch import hf
+
+    return hf
 
 
 @pytest.mark.parametrize("name", IDS)
