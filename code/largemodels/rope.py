@@ -11,6 +11,7 @@ i + head_size / 2. Meta's reference code pairs neighbours (2i, 2i + 1) instead; 
 the same model once the query and key weight rows are permuted, which Hugging Face's
 conversion script does once, so its checkpoints and this package use the half layout.
 """
+
 import math
 
 import numpy as np
@@ -38,10 +39,16 @@ def _stretch(inv_freq, s):
     """Llama 3.1: slow down the low frequencies by ``s.factor``, keep the high ones, blend
     the band in between linearly in 1 / wavelength."""
     wavelength = 2 * math.pi / inv_freq
-    long_wave = s.original_block_size / s.low_freq_factor  # longer than this: divide by factor
+    long_wave = (
+        s.original_block_size / s.low_freq_factor
+    )  # longer than this: divide by factor
     short_wave = s.original_block_size / s.high_freq_factor  # shorter than this: keep
     blend = (s.original_block_size / wavelength - s.low_freq_factor) / (
-        s.high_freq_factor - s.low_freq_factor)  # 0 at long_wave, 1 at short_wave
+        s.high_freq_factor - s.low_freq_factor
+    )  # 0 at long_wave, 1 at short_wave
     blended = (1 - blend) * inv_freq / s.factor + blend * inv_freq
-    return np.where(wavelength > long_wave, inv_freq / s.factor,
-                    np.where(wavelength < short_wave, inv_freq, blended))
+    return np.where(
+        wavelength > long_wave,
+        inv_freq / s.factor,
+        np.where(wavelength < short_wave, inv_freq, blended),
+    )

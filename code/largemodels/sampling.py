@@ -4,6 +4,7 @@ The frameworks' ``generate`` functions hand the last position's logits to
 :func:`next_token`, so one implementation, and one random stream, serves PyTorch and
 TensorFlow: the same logits and seed give the same tokens in both.
 """
+
 import numpy as np
 
 from ._checks import fraction, positive_int
@@ -22,8 +23,14 @@ def filter_logits(logits, temperature=1.0, top_k=None, top_p=None):
     """
     logits = np.asarray(logits, dtype=np.float64)
     if logits.ndim != 2:
-        raise ValueError(f"logits must have shape (batch, vocab_size), got shape {logits.shape}")
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or temperature <= 0:
+        raise ValueError(
+            f"logits must have shape (batch, vocab_size), got shape {logits.shape}"
+        )
+    if (
+        isinstance(temperature, bool)
+        or not isinstance(temperature, (int, float))
+        or temperature <= 0
+    ):
         raise ValueError(f"temperature must be a number > 0 here, got {temperature!r}")
     logits = logits / temperature
     if top_k is not None:
@@ -32,11 +39,15 @@ def filter_logits(logits, temperature=1.0, top_k=None, top_p=None):
         logits = np.where(logits < kth, -np.inf, logits)
     if top_p is not None:
         p = fraction("top_p", top_p, allow_zero=False)
-        order = np.argsort(-logits, axis=1, kind="stable")  # (B, V): most probable first
+        order = np.argsort(
+            -logits, axis=1, kind="stable"
+        )  # (B, V): most probable first
         sorted_logits = np.take_along_axis(logits, order, axis=1)
         probs = np.exp(sorted_logits - sorted_logits[:, :1])
         probs /= probs.sum(axis=1, keepdims=True)
-        mass_before = np.cumsum(probs, axis=1) - probs  # (B, V): mass of the better tokens
+        mass_before = (
+            np.cumsum(probs, axis=1) - probs
+        )  # (B, V): mass of the better tokens
         drop_sorted = mass_before >= p  # enough mass before this token: drop it
         drop = np.zeros_like(drop_sorted)
         np.put_along_axis(drop, order, drop_sorted, axis=1)
@@ -50,11 +61,15 @@ def next_token(logits, temperature=1.0, top_k=None, top_p=None, rng=None):
     Generator ``rng`` (seeded by the caller for reproducible text). Returns (B,) int64."""
     logits = np.asarray(logits, dtype=np.float64)
     if logits.ndim != 2:
-        raise ValueError(f"logits must have shape (batch, vocab_size), got shape {logits.shape}")
+        raise ValueError(
+            f"logits must have shape (batch, vocab_size), got shape {logits.shape}"
+        )
     if temperature == 0:
         return np.argmax(logits, axis=1).astype(np.int64)
     if rng is None:
-        raise ValueError("sampling (temperature > 0) needs rng, a numpy.random.Generator")
+        raise ValueError(
+            "sampling (temperature > 0) needs rng, a numpy.random.Generator"
+        )
     filtered = filter_logits(logits, temperature, top_k, top_p)  # (B, V)
     probs = np.exp(filtered - filtered.max(axis=1, keepdims=True))
     cdf = np.cumsum(probs / probs.sum(axis=1, keepdims=True), axis=1)  # (B, V)

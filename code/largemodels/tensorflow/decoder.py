@@ -7,6 +7,7 @@ a GELU MLP or :class:`SwiGLU`. :class:`KVCache` keeps the keys and values of the
 seen so far, for generation. Each layer is built on construction, so its weights exist at
 once, and the layers are created in the same order as PyTorch's.
 """
+
 import keras
 from keras import layers, ops
 
@@ -16,11 +17,17 @@ from .models import attention
 def _dense(units, name, bias):
     """A Dense layer with GPT-2's initialisation: weights ~ N(0, 0.02), biases 0. A new
     initializer per layer: an unseeded Keras initializer instance repeats its draws."""
-    return layers.Dense(units, use_bias=bias, kernel_initializer=keras.initializers.RandomNormal(stddev=0.02),
-                        bias_initializer="zeros", name=name)
+    return layers.Dense(
+        units,
+        use_bias=bias,
+        kernel_initializer=keras.initializers.RandomNormal(stddev=0.02),
+        bias_initializer="zeros",
+        name=name,
+    )
 
 
 # ---- normalisation ---------------------------------------------------------------------------
+
 
 class RMSNorm(layers.Layer):
     """x / sqrt(mean(x^2) + eps) * scale over the last axis (Zhang and Sennrich, 2019):
@@ -33,7 +40,9 @@ class RMSNorm(layers.Layer):
 
     def call(self, x):
         x32 = ops.cast(x, "float32")
-        inv_rms = ops.rsqrt(ops.mean(ops.square(x32), axis=-1, keepdims=True) + self.eps)  # (..., 1)
+        inv_rms = ops.rsqrt(
+            ops.mean(ops.square(x32), axis=-1, keepdims=True) + self.eps
+        )  # (..., 1)
         return ops.cast(x32 * inv_rms, x.dtype) * self.scale
 
 
@@ -41,16 +50,21 @@ def make_norm(config, name):
     """The block's normalisation layer: GPT-2's LayerNorm or Llama's RMSNorm."""
     if config.norm == "rmsnorm":
         return RMSNorm(config.n_embd, eps=config.norm_eps, name=name)
-    return layers.LayerNormalization(epsilon=config.norm_eps, center=config.bias, name=name)
+    return layers.LayerNormalization(
+        epsilon=config.norm_eps, center=config.bias, name=name
+    )
 
 
 # ---- rotary position embeddings --------------------------------------------------------------
+
 
 def rope_angles(positions, inv_freq):
     """cos and sin of the rotation angles, each (T, head_size), for integer ``positions``
     (T,) and frequencies ``inv_freq`` (head_size / 2,) from :mod:`largemodels.rope`."""
     angles = ops.cast(positions, "float32")[:, None] * inv_freq[None, :]  # (T, hs/2)
-    angles = ops.concatenate([angles, angles], axis=-1)  # (T, hs): features i and i + hs/2 share one
+    angles = ops.concatenate(
+        [angles, angles], axis=-1
+    )  # (T, hs): features i and i + hs/2 share one
     return ops.cos(angles), ops.sin(angles)
 
 
@@ -63,6 +77,7 @@ def rotate(x, cos, sin):
 
 # ---- attention -------------------------------------------------------------------------------
 
+
 def attend(q, k, v, fused=True):
     """Causal attention of the T newest positions (q: B, nh, T, hs) over all S positions
     (k, v: B, nh, S, hs), as :func:`largemodels.tensorflow.attention` with ``causal=True``.
@@ -74,7 +89,11 @@ def attend(q, k, v, fused=True):
     if not fused:
         return attention(q, k, v, causal=True)
     T, S = ops.shape(q)[2], ops.shape(k)[2]
-    mask = None if T == 1 else ops.tril(ops.ones((T, S), dtype="bool"), k=S - T)[None, None]
+    mask = (
+        None
+        if T == 1
+        else ops.tril(ops.ones((T, S), dtype="bool"), k=S - T)[None, None]
+    )
     q, k, v = (ops.transpose(t, (0, 2, 1, 3)) for t in (q, k, v))  # (B, T or S, nh, hs)
     y = ops.dot_product_attention(q, k, v, mask=mask)  # (B, T, nh, hs)
     return ops.transpose(y, (0, 2, 1, 3))  # (B, nh, T, hs)
@@ -91,14 +110,20 @@ class CausalSelfAttention(layers.Layer):
 
     def __init__(self, config, **kwargs):
         super().__init__(**kwargs)
-        self.n_head, self.n_kv_head, self.head_size = config.n_head, config.n_kv_head, config.head_size
+        self.n_head, self.n_kv_head, self.head_size = (
+            config.n_head,
+            config.n_kv_head,
+            config.head_size,
+        )
         kv_width = config.n_kv_head * config.head_size
         self.c_attn = _dense(config.n_embd + 2 * kv_width, "c_attn", config.bias)
         self.c_proj = _dense(config.n_embd, "c_proj", config.bias)
         self.drop = layers.Dropout(config.dropout)
         self.build((None, None, config.n_embd))
 
-    def build(self, input_shape):  # Keras names the weights inside build: attn/c_attn/...
+    def build(
+        self, input_shape
+    ):  # Keras names the weights inside build: attn/c_attn/...
         self.c_attn.build(input_shape)
         self.c_proj.build(input_shape)
 
@@ -108,22 +133,34 @@ class CausalSelfAttention(layers.Layer):
         q, k, v = ops.split(self.c_attn(x), [C, C + kv_width], axis=-1)
 
         def heads(t, n):  # (B, T, n * hs) -> (B, n, T, hs)
-            return ops.transpose(ops.reshape(t, (B, T, n, self.head_size)), (0, 2, 1, 3))
+            return ops.transpose(
+                ops.reshape(t, (B, T, n, self.head_size)), (0, 2, 1, 3)
+            )
 
-        q, k, v = heads(q, self.n_head), heads(k, self.n_kv_head), heads(v, self.n_kv_head)
+        q, k, v = (
+            heads(q, self.n_head),
+            heads(k, self.n_kv_head),
+            heads(v, self.n_kv_head),
+        )
         if rope is not None:
             q, k = rotate(q, *rope), rotate(k, *rope)
         if cache is not None:
             k, v = cache.update(layer, k, v)  # (B, nkv, S, hs): every position so far
-        if self.n_kv_head != self.n_head:  # each key/value head serves a group of query heads
+        if (
+            self.n_kv_head != self.n_head
+        ):  # each key/value head serves a group of query heads
             group = self.n_head // self.n_kv_head
-            k, v = ops.repeat(k, group, axis=1), ops.repeat(v, group, axis=1)  # (B, nh, S, hs)
+            k, v = (
+                ops.repeat(k, group, axis=1),
+                ops.repeat(v, group, axis=1),
+            )  # (B, nh, S, hs)
         y = attend(q, k, v, fused=fused)  # (B, nh, T, hs)
         y = ops.reshape(ops.transpose(y, (0, 2, 1, 3)), (B, T, C))  # (B, T, C)
         return self.drop(self.c_proj(y), training=training)
 
 
 # ---- the MLPs --------------------------------------------------------------------------------
+
 
 class GeluMLP(layers.Layer):
     """GPT-2's MLP: Dense to n_hidden (4 n_embd), tanh GELU, Dense back."""
@@ -173,10 +210,14 @@ class DecoderBlock(layers.Layer):
     def __init__(self, config, **kwargs):
         super().__init__(**kwargs)
         self.ln_1 = make_norm(config, "ln_1")
-        with keras.name_scope(self.name):  # attn and mlp build at once: name their weights block/attn/...
+        with keras.name_scope(
+            self.name
+        ):  # attn and mlp build at once: name their weights block/attn/...
             self.attn = CausalSelfAttention(config, name="attn")
             self.ln_2 = make_norm(config, "ln_2")
-            self.mlp = (SwiGLU if config.mlp == "swiglu" else GeluMLP)(config, name="mlp")
+            self.mlp = (SwiGLU if config.mlp == "swiglu" else GeluMLP)(
+                config, name="mlp"
+            )
         self.build((None, None, config.n_embd))
 
     def build(self, input_shape):
@@ -184,12 +225,19 @@ class DecoderBlock(layers.Layer):
         self.ln_2.build(input_shape)
 
     def call(self, x, rope=None, cache=None, layer=0, fused=True, training=False):
-        x = x + self.attn(self.ln_1(x), rope=rope, cache=cache, layer=layer, fused=fused,
-                          training=training)
+        x = x + self.attn(
+            self.ln_1(x),
+            rope=rope,
+            cache=cache,
+            layer=layer,
+            fused=fused,
+            training=training,
+        )
         return x + self.mlp(self.ln_2(x), training=training)
 
 
 # ---- the key/value cache ---------------------------------------------------------------------
+
 
 class KVCache:
     """The keys and values of every layer for the tokens seen so far, each (B, nkv, S, hs),
@@ -220,4 +268,8 @@ class KVCache:
     @property
     def nbytes(self):
         """Bytes the cached keys and values occupy."""
-        return sum(int(ops.size(t)) * t.dtype.size for t in self.keys + self.values if t is not None)
+        return sum(
+            int(ops.size(t)) * t.dtype.size
+            for t in self.keys + self.values
+            if t is not None
+        )

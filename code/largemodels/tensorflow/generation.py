@@ -1,4 +1,5 @@
 """Text generation with a KV cache in Keras 3 (the twin of ``largemodels/torch/generation.py``)."""
+
 import numpy as np
 from keras import ops
 
@@ -6,8 +7,16 @@ from .._checks import check_bool, positive_int
 from ..sampling import next_token
 
 
-def generate(model, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=None, seed=None,
-             use_cache=True):
+def generate(
+    model,
+    idx,
+    max_new_tokens,
+    temperature=1.0,
+    top_k=None,
+    top_p=None,
+    seed=None,
+    use_cache=True,
+):
     """Extend each row of ``idx`` (B, T) by ``max_new_tokens`` tokens; returns (B, T + new).
 
     With ``use_cache`` (the default) the prompt is run once (the prefill), then each step
@@ -19,24 +28,37 @@ def generate(model, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=None
     with ``seed``, so the same seed and logits give the same tokens in both frameworks.
     """
     if len(idx.shape) != 2 or idx.shape[1] == 0:
-        raise ValueError(f"idx must have shape (batch, time) with time >= 1, got {tuple(idx.shape)}")
+        raise ValueError(
+            f"idx must have shape (batch, time) with time >= 1, got {tuple(idx.shape)}"
+        )
     max_new_tokens = positive_int("max_new_tokens", max_new_tokens)
     block_size = model.config.block_size
-    if check_bool("use_cache", use_cache) and idx.shape[1] + max_new_tokens > block_size:
-        raise ValueError(f"the prompt ({idx.shape[1]} tokens) plus max_new_tokens={max_new_tokens} "
-                         f"exceeds block_size={block_size}, the longest the KV cache can hold; "
-                         f"shorten them or generate with use_cache=False (which crops the context)")
+    if (
+        check_bool("use_cache", use_cache)
+        and idx.shape[1] + max_new_tokens > block_size
+    ):
+        raise ValueError(
+            f"the prompt ({idx.shape[1]} tokens) plus max_new_tokens={max_new_tokens} "
+            f"exceeds block_size={block_size}, the longest the KV cache can hold; "
+            f"shorten them or generate with use_cache=False (which crops the context)"
+        )
     rng = np.random.default_rng(seed)
     cache = model.new_cache() if use_cache else None
     tokens = ops.convert_to_tensor(idx)
     new = tokens  # all tokens so far; the tokens the model has not seen yet
     for _ in range(max_new_tokens):
         if cache is None:
-            logits = model(tokens[:, -block_size:], training=False)  # (B, <= block_size, V)
+            logits = model(
+                tokens[:, -block_size:], training=False
+            )  # (B, <= block_size, V)
         else:
-            logits = model(new, cache=cache, training=False)  # prefill (B, T, V), decode (B, 1, V)
+            logits = model(
+                new, cache=cache, training=False
+            )  # prefill (B, T, V), decode (B, 1, V)
         last = ops.convert_to_numpy(ops.cast(logits[:, -1], "float32"))  # (B, V)
         chosen = next_token(last, temperature, top_k, top_p, rng)  # (B,)
-        new = ops.cast(ops.reshape(ops.convert_to_tensor(chosen), (-1, 1)), tokens.dtype)  # (B, 1)
+        new = ops.cast(
+            ops.reshape(ops.convert_to_tensor(chosen), (-1, 1)), tokens.dtype
+        )  # (B, 1)
         tokens = ops.concatenate([tokens, new], axis=1)
     return tokens

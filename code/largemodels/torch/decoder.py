@@ -7,6 +7,7 @@ a GELU MLP or :class:`SwiGLU`. :class:`KVCache` keeps the keys and values of the
 seen so far, for generation. Section 3.7 builds each part from scratch and checks it
 against these.
 """
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -23,6 +24,7 @@ def _init(module):
 
 
 # ---- normalisation ---------------------------------------------------------------------------
+
 
 class RMSNorm(nn.Module):
     """x / sqrt(mean(x^2) + eps) * weight over the last axis (Zhang and Sennrich, 2019):
@@ -48,11 +50,14 @@ def make_norm(config):
 
 # ---- rotary position embeddings --------------------------------------------------------------
 
+
 def rope_angles(positions, inv_freq):
     """cos and sin of the rotation angles, each (T, head_size), for integer ``positions``
     (T,) and frequencies ``inv_freq`` (head_size / 2,) from :mod:`largemodels.rope`."""
     angles = positions.float()[:, None] * inv_freq[None, :]  # (T, hs/2)
-    angles = torch.cat([angles, angles], dim=-1)  # (T, hs): features i and i + hs/2 share one
+    angles = torch.cat(
+        [angles, angles], dim=-1
+    )  # (T, hs): features i and i + hs/2 share one
     return angles.cos(), angles.sin()
 
 
@@ -64,6 +69,7 @@ def rotate(x, cos, sin):
 
 
 # ---- attention -------------------------------------------------------------------------------
+
 
 def attend(q, k, v, fused=True):
     """Causal attention of the T newest positions (q: B, nh, T, hs) over all S positions
@@ -93,9 +99,15 @@ class CausalSelfAttention(nn.Module):
 
     def __init__(self, config):
         super().__init__()
-        self.n_head, self.n_kv_head, self.head_size = config.n_head, config.n_kv_head, config.head_size
+        self.n_head, self.n_kv_head, self.head_size = (
+            config.n_head,
+            config.n_kv_head,
+            config.head_size,
+        )
         kv_width = config.n_kv_head * config.head_size
-        self.c_attn = nn.Linear(config.n_embd, config.n_embd + 2 * kv_width, bias=config.bias)
+        self.c_attn = nn.Linear(
+            config.n_embd, config.n_embd + 2 * kv_width, bias=config.bias
+        )
         self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
         self.drop = nn.Dropout(config.dropout)
         self.apply(_init)
@@ -105,21 +117,31 @@ class CausalSelfAttention(nn.Module):
         kv_width = self.n_kv_head * self.head_size
         q, k, v = self.c_attn(x).split([C, kv_width, kv_width], dim=2)
         q = q.view(B, T, self.n_head, self.head_size).transpose(1, 2)  # (B, nh, T, hs)
-        k = k.view(B, T, self.n_kv_head, self.head_size).transpose(1, 2)  # (B, nkv, T, hs)
-        v = v.view(B, T, self.n_kv_head, self.head_size).transpose(1, 2)  # (B, nkv, T, hs)
+        k = k.view(B, T, self.n_kv_head, self.head_size).transpose(
+            1, 2
+        )  # (B, nkv, T, hs)
+        v = v.view(B, T, self.n_kv_head, self.head_size).transpose(
+            1, 2
+        )  # (B, nkv, T, hs)
         if rope is not None:
             q, k = rotate(q, *rope), rotate(k, *rope)
         if cache is not None:
             k, v = cache.update(layer, k, v)  # (B, nkv, S, hs): every position so far
-        if self.n_kv_head != self.n_head:  # each key/value head serves a group of query heads
+        if (
+            self.n_kv_head != self.n_head
+        ):  # each key/value head serves a group of query heads
             group = self.n_head // self.n_kv_head
-            k, v = k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1)  # (B, nh, S, hs)
+            k, v = (
+                k.repeat_interleave(group, dim=1),
+                v.repeat_interleave(group, dim=1),
+            )  # (B, nh, S, hs)
         y = attend(q, k, v, fused=fused)  # (B, nh, T, hs)
         y = y.transpose(1, 2).reshape(B, T, C)  # (B, T, C)
         return self.drop(self.c_proj(y))
 
 
 # ---- the MLPs --------------------------------------------------------------------------------
+
 
 class GeluMLP(nn.Module):
     """GPT-2's MLP: Linear to n_hidden (4 n_embd), tanh GELU, Linear back."""
@@ -133,7 +155,9 @@ class GeluMLP(nn.Module):
         self.apply(_init)
 
     def forward(self, x):
-        return self.drop(self.c_proj(self.gelu(self.c_fc(x))))  # (B, T, n_hidden) inside
+        return self.drop(
+            self.c_proj(self.gelu(self.c_fc(x)))
+        )  # (B, T, n_hidden) inside
 
 
 class SwiGLU(nn.Module):
@@ -149,7 +173,9 @@ class SwiGLU(nn.Module):
         self.apply(_init)
 
     def forward(self, x):
-        return self.drop(self.c_proj(F.silu(self.c_gate(x)) * self.c_fc(x)))  # (B, T, n_hidden) inside
+        return self.drop(
+            self.c_proj(F.silu(self.c_gate(x)) * self.c_fc(x))
+        )  # (B, T, n_hidden) inside
 
 
 class DecoderBlock(nn.Module):
@@ -164,11 +190,14 @@ class DecoderBlock(nn.Module):
         self.mlp = SwiGLU(config) if config.mlp == "swiglu" else GeluMLP(config)
 
     def forward(self, x, rope=None, cache=None, layer=0, fused=True):
-        x = x + self.attn(self.ln_1(x), rope=rope, cache=cache, layer=layer, fused=fused)
+        x = x + self.attn(
+            self.ln_1(x), rope=rope, cache=cache, layer=layer, fused=fused
+        )
         return x + self.mlp(self.ln_2(x))
 
 
 # ---- the key/value cache ---------------------------------------------------------------------
+
 
 class KVCache:
     """The keys and values of every layer for the tokens seen so far, each (B, nkv, S, hs),
@@ -199,4 +228,8 @@ class KVCache:
     @property
     def nbytes(self):
         """Bytes the cached keys and values occupy."""
-        return sum(t.numel() * t.element_size() for t in self.keys + self.values if t is not None)
+        return sum(
+            t.numel() * t.element_size()
+            for t in self.keys + self.values
+            if t is not None
+        )

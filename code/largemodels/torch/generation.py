@@ -1,4 +1,5 @@
 """Text generation with a KV cache in PyTorch (the twin of ``largemodels/tensorflow/generation.py``)."""
+
 import numpy as np
 import torch
 
@@ -7,8 +8,16 @@ from ..sampling import next_token
 
 
 @torch.no_grad()
-def generate(model, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=None, seed=None,
-             use_cache=True):
+def generate(
+    model,
+    idx,
+    max_new_tokens,
+    temperature=1.0,
+    top_k=None,
+    top_p=None,
+    seed=None,
+    use_cache=True,
+):
     """Extend each row of ``idx`` (B, T) by ``max_new_tokens`` tokens; returns (B, T + new).
 
     With ``use_cache`` (the default) the prompt is run once (the prefill), then each step
@@ -20,13 +29,17 @@ def generate(model, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=None
     with ``seed``, so the same seed and logits give the same tokens in both frameworks.
     """
     if idx.dim() != 2 or idx.size(1) == 0:
-        raise ValueError(f"idx must have shape (batch, time) with time >= 1, got {tuple(idx.shape)}")
+        raise ValueError(
+            f"idx must have shape (batch, time) with time >= 1, got {tuple(idx.shape)}"
+        )
     max_new_tokens = positive_int("max_new_tokens", max_new_tokens)
     block_size = model.config.block_size
     if check_bool("use_cache", use_cache) and idx.size(1) + max_new_tokens > block_size:
-        raise ValueError(f"the prompt ({idx.size(1)} tokens) plus max_new_tokens={max_new_tokens} "
-                         f"exceeds block_size={block_size}, the longest the KV cache can hold; "
-                         f"shorten them or generate with use_cache=False (which crops the context)")
+        raise ValueError(
+            f"the prompt ({idx.size(1)} tokens) plus max_new_tokens={max_new_tokens} "
+            f"exceeds block_size={block_size}, the longest the KV cache can hold; "
+            f"shorten them or generate with use_cache=False (which crops the context)"
+        )
     rng = np.random.default_rng(seed)
     was_training = model.training
     model.eval()
@@ -36,10 +49,14 @@ def generate(model, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=None
         if cache is None:
             logits = model(tokens[:, -block_size:])  # (B, <= block_size, V)
         else:
-            logits = model(new, cache=cache)  # prefill: (B, T, V); then decode: (B, 1, V)
+            logits = model(
+                new, cache=cache
+            )  # prefill: (B, T, V); then decode: (B, 1, V)
         last = logits[:, -1].float().cpu().numpy()  # (B, V)
         chosen = next_token(last, temperature, top_k, top_p, rng)  # (B,)
-        new = torch.as_tensor(chosen, dtype=idx.dtype, device=idx.device).view(-1, 1)  # (B, 1)
+        new = torch.as_tensor(chosen, dtype=idx.dtype, device=idx.device).view(
+            -1, 1
+        )  # (B, 1)
         tokens = torch.cat([tokens, new], dim=1)
     model.train(was_training)
     return tokens

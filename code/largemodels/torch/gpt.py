@@ -5,6 +5,7 @@ with ``GPTConfig.llama(...)`` or ``GPTConfig.llama_like(...)``. The blocks and t
 are in :mod:`largemodels.torch.decoder`; this file adds the embeddings, the final norm, the
 output head and the initialisation.
 """
+
 import math
 
 import torch
@@ -31,18 +32,32 @@ class GPT(nn.Module):
     def __init__(self, config, fused_attention=False):
         super().__init__()
         if not isinstance(config, GPTConfig):
-            raise TypeError(f"config must be a largemodels.GPTConfig, got {type(config).__name__}")
+            raise TypeError(
+                f"config must be a largemodels.GPTConfig, got {type(config).__name__}"
+            )
         self.config = config
         self.fused_attention = bool(fused_attention)
         self.wte = nn.Embedding(config.vocab_size, config.n_embd)
-        self.wpe = nn.Embedding(config.block_size, config.n_embd) if config.positions == "learned" else None
+        self.wpe = (
+            nn.Embedding(config.block_size, config.n_embd)
+            if config.positions == "learned"
+            else None
+        )
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(DecoderBlock(config) for _ in range(config.n_layer))
         self.ln_f = make_norm(config)
-        self.lm_head = None if config.tie_head else nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        self.lm_head = (
+            None
+            if config.tie_head
+            else nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        )
         if config.positions == "rope":  # a buffer, so that it moves with .to(device)
-            inv_freq = inverse_frequencies(config.head_size, config.rope_theta, config.rope_scaling)
-            self.register_buffer("inv_freq", torch.from_numpy(inv_freq), persistent=False)
+            inv_freq = inverse_frequencies(
+                config.head_size, config.rope_theta, config.rope_scaling
+            )
+            self.register_buffer(
+                "inv_freq", torch.from_numpy(inv_freq), persistent=False
+            )
         # GPT-2's initialisation: the blocks' Linear layers start at N(0, 0.02) with zero biases
         # (see decoder.py); the embeddings too, and the residual projections at 0.02 / sqrt(2L).
         for weight in (self.wte, self.wpe, self.lm_head):
@@ -54,20 +69,30 @@ class GPT(nn.Module):
 
     def forward(self, idx, cache=None):
         if idx.dim() != 2:
-            raise ValueError(f"idx must have shape (batch, time), got shape {tuple(idx.shape)}")
+            raise ValueError(
+                f"idx must have shape (batch, time), got shape {tuple(idx.shape)}"
+            )
         T = idx.size(1)
         start = 0 if cache is None else cache.length
         if start + T > self.config.block_size:
-            held = f"the KV cache holds {start} tokens and " if cache is not None else ""
-            raise ValueError(f"{held}sequence length {T} exceeds block_size={self.config.block_size}")
+            held = (
+                f"the KV cache holds {start} tokens and " if cache is not None else ""
+            )
+            raise ValueError(
+                f"{held}sequence length {T} exceeds block_size={self.config.block_size}"
+            )
         pos = torch.arange(start, start + T, device=idx.device)  # (T,)
         x = self.wte(idx)  # (B, T, C)
         if self.wpe is not None:
             x = x + self.wpe(pos)
         x = self.drop(x)
-        rope = rope_angles(pos, self.inv_freq) if self.wpe is None else None  # 2 x (T, hs)
+        rope = (
+            rope_angles(pos, self.inv_freq) if self.wpe is None else None
+        )  # 2 x (T, hs)
         for layer, block in enumerate(self.blocks):
-            x = block(x, rope=rope, cache=cache, layer=layer, fused=self.fused_attention)
+            x = block(
+                x, rope=rope, cache=cache, layer=layer, fused=self.fused_attention
+            )
         x = self.ln_f(x)
         if self.lm_head is None:
             return x @ self.wte.weight.T  # (B, T, vocab_size): tied output head

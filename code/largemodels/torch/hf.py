@@ -16,30 +16,57 @@ queries first, then the keys, then the values); gate, up and down projections be
 ``c_gate``, ``c_fc`` and ``c_proj``. Both use rotary embeddings in the same "rotate half"
 layout (see :mod:`largemodels.rope`), so no permutation is needed.
 """
+
 import torch
 
 from ..config import GPTConfig, RopeScaling
 from .gpt import GPT
 
-__all__ = ["config_from_hf", "config_to_hf", "from_hf", "from_pretrained", "state_dict_from_hf",
-           "state_dict_to_hf", "to_hf"]
+__all__ = [
+    "config_from_hf",
+    "config_to_hf",
+    "from_hf",
+    "from_pretrained",
+    "state_dict_from_hf",
+    "state_dict_to_hf",
+    "to_hf",
+]
 
-_GPT2_CONV1D = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
+_GPT2_CONV1D = (
+    "attn.c_attn.weight",
+    "attn.c_proj.weight",
+    "mlp.c_fc.weight",
+    "mlp.c_proj.weight",
+)
 _LLAMA_NAMES = {  # package name in block i -> Hugging Face name in model.layers.i
-    "ln_1.weight": "input_layernorm.weight", "ln_2.weight": "post_attention_layernorm.weight",
-    "attn.c_proj": "self_attn.o_proj", "mlp.c_gate": "mlp.gate_proj", "mlp.c_fc": "mlp.up_proj",
+    "ln_1.weight": "input_layernorm.weight",
+    "ln_2.weight": "post_attention_layernorm.weight",
+    "attn.c_proj": "self_attn.o_proj",
+    "mlp.c_gate": "mlp.gate_proj",
+    "mlp.c_fc": "mlp.up_proj",
     "mlp.c_proj": "mlp.down_proj",
 }
 
 
 def _family(config):
-    if config.positions == "learned" and config.norm == "layernorm" and config.mlp == "gelu" \
-            and config.bias and config.n_kv_head == config.n_head:
+    if (
+        config.positions == "learned"
+        and config.norm == "layernorm"
+        and config.mlp == "gelu"
+        and config.bias
+        and config.n_kv_head == config.n_head
+    ):
         return "gpt2"
-    if config.positions == "rope" and config.norm == "rmsnorm" and config.mlp == "swiglu":
+    if (
+        config.positions == "rope"
+        and config.norm == "rmsnorm"
+        and config.mlp == "swiglu"
+    ):
         return "llama"
-    raise ValueError("Hugging Face has GPT-2 (learned positions, LayerNorm, GELU, biases, "
-                     "multi-head) and Llama (RoPE, RMSNorm, SwiGLU) layouts; this config mixes them")
+    raise ValueError(
+        "Hugging Face has GPT-2 (learned positions, LayerNorm, GELU, biases, "
+        "multi-head) and Llama (RoPE, RMSNorm, SwiGLU) layouts; this config mixes them"
+    )
 
 
 def config_from_hf(hf_config):
@@ -47,31 +74,71 @@ def config_from_hf(hf_config):
     c = hf_config
     if c.model_type == "gpt2":
         if c.activation_function != "gelu_new":
-            raise ValueError(f"GPT-2's MLP uses the tanh GELU ('gelu_new'), got {c.activation_function!r}")
-        return GPTConfig(vocab_size=c.vocab_size, block_size=c.n_positions, n_layer=c.n_layer,
-                         n_head=c.n_head, n_embd=c.n_embd, n_hidden=c.n_inner or 4 * c.n_embd,
-                         norm_eps=c.layer_norm_epsilon, tie_head=c.tie_word_embeddings)
+            raise ValueError(
+                f"GPT-2's MLP uses the tanh GELU ('gelu_new'), got {c.activation_function!r}"
+            )
+        return GPTConfig(
+            vocab_size=c.vocab_size,
+            block_size=c.n_positions,
+            n_layer=c.n_layer,
+            n_head=c.n_head,
+            n_embd=c.n_embd,
+            n_hidden=c.n_inner or 4 * c.n_embd,
+            norm_eps=c.layer_norm_epsilon,
+            tie_head=c.tie_word_embeddings,
+        )
     if c.model_type != "llama":
-        raise ValueError(f"only GPT-2 and Llama configs convert, got model_type={c.model_type!r}")
+        raise ValueError(
+            f"only GPT-2 and Llama configs convert, got model_type={c.model_type!r}"
+        )
     if c.hidden_act != "silu" or c.attention_bias != c.mlp_bias:
-        raise ValueError("the package's Llama decoder needs hidden_act='silu' and the same "
-                         f"attention_bias and mlp_bias, got {c.hidden_act!r}, {c.attention_bias}, {c.mlp_bias}")
-    if getattr(c, "head_dim", None) not in (None, c.hidden_size // c.num_attention_heads):
-        raise ValueError(f"head_dim must be hidden_size / num_attention_heads, got {c.head_dim}")
+        raise ValueError(
+            "the package's Llama decoder needs hidden_act='silu' and the same "
+            f"attention_bias and mlp_bias, got {c.hidden_act!r}, {c.attention_bias}, {c.mlp_bias}"
+        )
+    if getattr(c, "head_dim", None) not in (
+        None,
+        c.hidden_size // c.num_attention_heads,
+    ):
+        raise ValueError(
+            f"head_dim must be hidden_size / num_attention_heads, got {c.head_dim}"
+        )
     rope = dict(getattr(c, "rope_parameters", None) or {})  # transformers >= 5
-    rope = {"rope_theta": getattr(c, "rope_theta", 10000.0), **(getattr(c, "rope_scaling", None) or {}), **rope}
+    rope = {
+        "rope_theta": getattr(c, "rope_theta", 10000.0),
+        **(getattr(c, "rope_scaling", None) or {}),
+        **rope,
+    }
     kind = rope.get("rope_type", rope.get("type", "default"))
     if kind not in ("default", "llama3"):
         raise ValueError(f"rope_type must be 'default' or 'llama3', got {kind!r}")
-    scaling = None if kind == "default" else RopeScaling(
-        factor=rope["factor"], low_freq_factor=rope["low_freq_factor"],
-        high_freq_factor=rope["high_freq_factor"],
-        original_block_size=rope["original_max_position_embeddings"])
-    return GPTConfig(vocab_size=c.vocab_size, block_size=c.max_position_embeddings,
-                     n_layer=c.num_hidden_layers, n_head=c.num_attention_heads, n_embd=c.hidden_size,
-                     n_kv_head=c.num_key_value_heads, positions="rope", norm="rmsnorm", mlp="swiglu",
-                     n_hidden=c.intermediate_size, bias=c.attention_bias, tie_head=c.tie_word_embeddings,
-                     rope_theta=rope["rope_theta"], rope_scaling=scaling, norm_eps=c.rms_norm_eps)
+    scaling = (
+        None
+        if kind == "default"
+        else RopeScaling(
+            factor=rope["factor"],
+            low_freq_factor=rope["low_freq_factor"],
+            high_freq_factor=rope["high_freq_factor"],
+            original_block_size=rope["original_max_position_embeddings"],
+        )
+    )
+    return GPTConfig(
+        vocab_size=c.vocab_size,
+        block_size=c.max_position_embeddings,
+        n_layer=c.num_hidden_layers,
+        n_head=c.num_attention_heads,
+        n_embd=c.hidden_size,
+        n_kv_head=c.num_key_value_heads,
+        positions="rope",
+        norm="rmsnorm",
+        mlp="swiglu",
+        n_hidden=c.intermediate_size,
+        bias=c.attention_bias,
+        tie_head=c.tie_word_embeddings,
+        rope_theta=rope["rope_theta"],
+        rope_scaling=scaling,
+        norm_eps=c.rms_norm_eps,
+    )
 
 
 def config_to_hf(config):
@@ -81,22 +148,48 @@ def config_to_hf(config):
     c = config
     if _family(c) == "gpt2":
         return transformers.GPT2Config(
-            vocab_size=c.vocab_size, n_positions=c.block_size, n_layer=c.n_layer, n_head=c.n_head,
-            n_embd=c.n_embd, n_inner=c.n_hidden, layer_norm_epsilon=c.norm_eps,
-            tie_word_embeddings=c.tie_head, resid_pdrop=c.dropout, embd_pdrop=c.dropout,
-            attn_pdrop=0.0, bos_token_id=None, eos_token_id=None)
+            vocab_size=c.vocab_size,
+            n_positions=c.block_size,
+            n_layer=c.n_layer,
+            n_head=c.n_head,
+            n_embd=c.n_embd,
+            n_inner=c.n_hidden,
+            layer_norm_epsilon=c.norm_eps,
+            tie_word_embeddings=c.tie_head,
+            resid_pdrop=c.dropout,
+            embd_pdrop=c.dropout,
+            attn_pdrop=0.0,
+            bos_token_id=None,
+            eos_token_id=None,
+        )
     rope = {"rope_type": "default", "rope_theta": c.rope_theta}
     if c.rope_scaling is not None:
         s = c.rope_scaling
-        rope.update(rope_type="llama3", factor=s.factor, low_freq_factor=s.low_freq_factor,
-                    high_freq_factor=s.high_freq_factor,
-                    original_max_position_embeddings=s.original_block_size)
+        rope.update(
+            rope_type="llama3",
+            factor=s.factor,
+            low_freq_factor=s.low_freq_factor,
+            high_freq_factor=s.high_freq_factor,
+            original_max_position_embeddings=s.original_block_size,
+        )
     return transformers.LlamaConfig(
-        vocab_size=c.vocab_size, max_position_embeddings=c.block_size, num_hidden_layers=c.n_layer,
-        num_attention_heads=c.n_head, num_key_value_heads=c.n_kv_head, hidden_size=c.n_embd,
-        intermediate_size=c.n_hidden, attention_bias=c.bias, mlp_bias=c.bias,
-        tie_word_embeddings=c.tie_head, rope_parameters=rope, rms_norm_eps=c.norm_eps,
-        hidden_act="silu", bos_token_id=None, eos_token_id=None, pad_token_id=None)
+        vocab_size=c.vocab_size,
+        max_position_embeddings=c.block_size,
+        num_hidden_layers=c.n_layer,
+        num_attention_heads=c.n_head,
+        num_key_value_heads=c.n_kv_head,
+        hidden_size=c.n_embd,
+        intermediate_size=c.n_hidden,
+        attention_bias=c.bias,
+        mlp_bias=c.bias,
+        tie_word_embeddings=c.tie_head,
+        rope_parameters=rope,
+        rms_norm_eps=c.norm_eps,
+        hidden_act="silu",
+        bos_token_id=None,
+        eos_token_id=None,
+        pad_token_id=None,
+    )
 
 
 def state_dict_from_hf(hf_state_dict, config):
@@ -105,7 +198,10 @@ def state_dict_from_hf(hf_state_dict, config):
     out = {}
     if _family(config) == "gpt2":
         for name, tensor in sd.items():
-            if name.endswith((".attn.bias", ".attn.masked_bias")) and name.count(".") == 4:
+            if (
+                name.endswith((".attn.bias", ".attn.masked_bias"))
+                and name.count(".") == 4
+            ):
                 continue  # old checkpoints store GPT-2's causal mask as a buffer
             name = name.removeprefix("transformer.").replace("h.", "blocks.", 1)
             if name == "lm_head.weight" and config.tie_head:
@@ -120,9 +216,16 @@ def state_dict_from_hf(hf_state_dict, config):
         hf = f"model.layers.{i}."
         for suffix in ("weight", "bias") if config.bias else ("weight",):
             out[f"blocks.{i}.attn.c_attn.{suffix}"] = torch.cat(
-                [sd[f"{hf}self_attn.{p}_proj.{suffix}"] for p in "qkv"], dim=0)
+                [sd[f"{hf}self_attn.{p}_proj.{suffix}"] for p in "qkv"], dim=0
+            )
         for ours, theirs in _LLAMA_NAMES.items():
-            for suffix in ("",) if ours.startswith("ln") else (".weight", ".bias") if config.bias else (".weight",):
+            for suffix in (
+                ("",)
+                if ours.startswith("ln")
+                else (".weight", ".bias")
+                if config.bias
+                else (".weight",)
+            ):
                 out[f"blocks.{i}.{ours}{suffix}"] = sd[f"{hf}{theirs}{suffix}"]
     return out
 
@@ -134,21 +237,36 @@ def state_dict_to_hf(state_dict, config):
         out = {}
         for name, tensor in sd.items():
             tensor = tensor.t() if name.endswith(_GPT2_CONV1D) else tensor
-            out[name if name == "lm_head.weight" else "transformer." + name.replace("blocks.", "h.", 1)] = tensor
+            out[
+                name
+                if name == "lm_head.weight"
+                else "transformer." + name.replace("blocks.", "h.", 1)
+            ] = tensor
         if config.tie_head:
             out["lm_head.weight"] = sd["wte.weight"]
         return out
-    out = {"model.embed_tokens.weight": sd["wte.weight"], "model.norm.weight": sd["ln_f.weight"],
-           "lm_head.weight": sd["wte.weight" if config.tie_head else "lm_head.weight"]}
+    out = {
+        "model.embed_tokens.weight": sd["wte.weight"],
+        "model.norm.weight": sd["ln_f.weight"],
+        "lm_head.weight": sd["wte.weight" if config.tie_head else "lm_head.weight"],
+    }
     q_width, kv_width = config.n_embd, config.n_kv_head * config.head_size
     for i in range(config.n_layer):
         hf = f"model.layers.{i}."
         for suffix in ("weight", "bias") if config.bias else ("weight",):
-            q, k, v = sd[f"blocks.{i}.attn.c_attn.{suffix}"].split([q_width, kv_width, kv_width], dim=0)
+            q, k, v = sd[f"blocks.{i}.attn.c_attn.{suffix}"].split(
+                [q_width, kv_width, kv_width], dim=0
+            )
             for p, t in zip("qkv", (q, k, v)):
                 out[f"{hf}self_attn.{p}_proj.{suffix}"] = t
         for ours, theirs in _LLAMA_NAMES.items():
-            for suffix in ("",) if ours.startswith("ln") else (".weight", ".bias") if config.bias else (".weight",):
+            for suffix in (
+                ("",)
+                if ours.startswith("ln")
+                else (".weight", ".bias")
+                if config.bias
+                else (".weight",)
+            ):
                 out[f"{hf}{theirs}{suffix}"] = sd[f"blocks.{i}.{ours}{suffix}"]
     return out
 
@@ -166,7 +284,11 @@ def to_hf(model):
     import transformers
 
     hf_config = config_to_hf(model.config)
-    family = transformers.GPT2LMHeadModel if hf_config.model_type == "gpt2" else transformers.LlamaForCausalLM
+    family = (
+        transformers.GPT2LMHeadModel
+        if hf_config.model_type == "gpt2"
+        else transformers.LlamaForCausalLM
+    )
     hf_model = family(hf_config)
     hf_model.load_state_dict(state_dict_to_hf(model.state_dict(), model.config))
     return hf_model.eval()
@@ -177,5 +299,7 @@ def from_pretrained(name):
     internet and ``transformers``) and return it as a package :class:`~largemodels.torch.GPT`."""
     import transformers
 
-    hf_model = transformers.AutoModelForCausalLM.from_pretrained(name, dtype=torch.float32)
+    hf_model = transformers.AutoModelForCausalLM.from_pretrained(
+        name, dtype=torch.float32
+    )
     return from_hf(hf_model)
