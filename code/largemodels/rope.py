@@ -39,13 +39,10 @@ def _stretch(inv_freq, s):
     """Llama 3.1: slow down the low frequencies by ``s.factor``, keep the high ones, blend
     the band in between linearly in 1 / wavelength."""
     wavelength = 2 * math.pi / inv_freq
-    long_wave = (
-        s.original_block_size / s.low_freq_factor
-    )  # longer than this: divide by factor
-    short_wave = s.original_block_size / s.high_freq_factor  # shorter than this: keep
-    blend = (s.original_block_size / wavelength - s.low_freq_factor) / (
-        s.high_freq_factor - s.low_freq_factor
-    )  # 0 at long_wave, 1 at short_wave
+    long_wave = s.original_block_size / s.low_freq_factor  # above: divide by factor
+    short_wave = s.original_block_size / s.high_freq_factor  # below: keep
+    span = s.high_freq_factor - s.low_freq_factor
+    blend = (s.original_block_size / wavelength - s.low_freq_factor) / span  # 0 ... 1
     blended = (1 - blend) * inv_freq / s.factor + blend * inv_freq
     return np.where(
         wavelength > long_wave,

@@ -7,9 +7,9 @@ TensorFlow: the same logits and seed give the same tokens in both.
 
 import numpy as np
 
-from ._checks import fraction, positive_int
+from ._checks import check_bool, fraction, positive_int
 
-__all__ = ["filter_logits", "next_token"]
+__all__ = ["check_generation", "filter_logits", "next_token"]
 
 
 def filter_logits(logits, temperature=1.0, top_k=None, top_p=None):
@@ -39,15 +39,11 @@ def filter_logits(logits, temperature=1.0, top_k=None, top_p=None):
         logits = np.where(logits < kth, -np.inf, logits)
     if top_p is not None:
         p = fraction("top_p", top_p, allow_zero=False)
-        order = np.argsort(
-            -logits, axis=1, kind="stable"
-        )  # (B, V): most probable first
+        order = np.argsort(-logits, axis=1, kind="stable")  # (B, V): best first
         sorted_logits = np.take_along_axis(logits, order, axis=1)
         probs = np.exp(sorted_logits - sorted_logits[:, :1])
         probs /= probs.sum(axis=1, keepdims=True)
-        mass_before = (
-            np.cumsum(probs, axis=1) - probs
-        )  # (B, V): mass of the better tokens
+        mass_before = np.cumsum(probs, axis=1) - probs  # (B, V): of the better tokens
         drop_sorted = mass_before >= p  # enough mass before this token: drop it
         drop = np.zeros_like(drop_sorted)
         np.put_along_axis(drop, order, drop_sorted, axis=1)
@@ -75,3 +71,20 @@ def next_token(logits, temperature=1.0, top_k=None, top_p=None, rng=None):
     cdf = np.cumsum(probs / probs.sum(axis=1, keepdims=True), axis=1)  # (B, V)
     u = rng.random((logits.shape[0], 1))  # (B, 1): one uniform draw per row
     return np.minimum((cdf < u).sum(axis=1), logits.shape[1] - 1).astype(np.int64)
+
+
+def check_generation(prompt_shape, max_new_tokens, block_size, use_cache):
+    """Check the arguments of the frameworks' ``generate``: a (batch, time >= 1) prompt, and
+    with the cache, which cannot slide, time + max_new_tokens <= block_size."""
+    shape = tuple(prompt_shape)
+    if len(shape) != 2 or shape[1] == 0:
+        raise ValueError(
+            f"idx must have shape (batch, time) with time >= 1, got {shape}"
+        )
+    positive_int("max_new_tokens", max_new_tokens)
+    if check_bool("use_cache", use_cache) and shape[1] + max_new_tokens > block_size:
+        raise ValueError(
+            f"the prompt ({shape[1]} tokens) plus max_new_tokens={max_new_tokens} "
+            f"exceeds block_size={block_size}, the longest the KV cache can hold; "
+            f"shorten them or generate with use_cache=False (which crops the context)"
+        )

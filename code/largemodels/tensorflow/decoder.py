@@ -40,9 +40,8 @@ class RMSNorm(layers.Layer):
 
     def call(self, x):
         x32 = ops.cast(x, "float32")
-        inv_rms = ops.rsqrt(
-            ops.mean(ops.square(x32), axis=-1, keepdims=True) + self.eps
-        )  # (..., 1)
+        mean_square = ops.mean(ops.square(x32), axis=-1, keepdims=True)  # (..., 1)
+        inv_rms = ops.rsqrt(mean_square + self.eps)
         return ops.cast(x32 * inv_rms, x.dtype) * self.scale
 
 
@@ -50,9 +49,8 @@ def make_norm(config, name):
     """The block's normalisation layer: GPT-2's LayerNorm or Llama's RMSNorm."""
     if config.norm == "rmsnorm":
         return RMSNorm(config.n_embd, eps=config.norm_eps, name=name)
-    return layers.LayerNormalization(
-        epsilon=config.norm_eps, center=config.bias, name=name
-    )
+    eps, bias = config.norm_eps, config.bias
+    return layers.LayerNormalization(epsilon=eps, center=bias, name=name)
 
 
 # ---- rotary position embeddings --------------------------------------------------------------
@@ -62,9 +60,8 @@ def rope_angles(positions, inv_freq):
     """cos and sin of the rotation angles, each (T, head_size), for integer ``positions``
     (T,) and frequencies ``inv_freq`` (head_size / 2,) from :mod:`largemodels.rope`."""
     angles = ops.cast(positions, "float32")[:, None] * inv_freq[None, :]  # (T, hs/2)
-    angles = ops.concatenate(
-        [angles, angles], axis=-1
-    )  # (T, hs): features i and i + hs/2 share one
+    # (T, hs): features i and i + hs/2 share an angle
+    angles = ops.concatenate([angles, angles], axis=-1)
     return ops.cos(angles), ops.sin(angles)
 
 
@@ -89,11 +86,8 @@ def attend(q, k, v, fused=True):
     if not fused:
         return attention(q, k, v, causal=True)
     T, S = ops.shape(q)[2], ops.shape(k)[2]
-    mask = (
-        None
-        if T == 1
-        else ops.tril(ops.ones((T, S), dtype="bool"), k=S - T)[None, None]
-    )
+    mask = ops.tril(ops.ones((T, S), dtype="bool"), k=S - T)[None, None]  # (1, 1, T, S)
+    mask = None if T == 1 else mask
     q, k, v = (ops.transpose(t, (0, 2, 1, 3)) for t in (q, k, v))  # (B, T or S, nh, hs)
     y = ops.dot_product_attention(q, k, v, mask=mask)  # (B, T, nh, hs)
     return ops.transpose(y, (0, 2, 1, 3))  # (B, nh, T, hs)
@@ -110,50 +104,34 @@ class CausalSelfAttention(layers.Layer):
 
     def __init__(self, config, **kwargs):
         super().__init__(**kwargs)
-        self.n_head, self.n_kv_head, self.head_size = (
-            config.n_head,
-            config.n_kv_head,
-            config.head_size,
-        )
-        kv_width = config.n_kv_head * config.head_size
-        self.c_attn = _dense(config.n_embd + 2 * kv_width, "c_attn", config.bias)
+        self.n_head, self.n_kv_head = config.n_head, config.n_kv_head
+        self.head_size = config.head_size
+        d, kv_width = config.n_embd, config.n_kv_head * config.head_size
+        self.c_attn = _dense(d + 2 * kv_width, "c_attn", config.bias)  # q, k, v
         self.c_proj = _dense(config.n_embd, "c_proj", config.bias)
         self.drop = layers.Dropout(config.dropout)
         self.build((None, None, config.n_embd))
 
-    def build(
-        self, input_shape
-    ):  # Keras names the weights inside build: attn/c_attn/...
+    def build(self, input_shape):  # Keras names the weights built here attn/c_attn/...
         self.c_attn.build(input_shape)
         self.c_proj.build(input_shape)
 
     def call(self, x, rope=None, cache=None, layer=0, fused=True, training=False):
-        B, T, C = ops.shape(x)[0], ops.shape(x)[1], self.n_head * self.head_size
-        kv_width = self.n_kv_head * self.head_size
-        q, k, v = ops.split(self.c_attn(x), [C, C + kv_width], axis=-1)
+        nh, nkv, hs = self.n_head, self.n_kv_head, self.head_size
+        B, T, C = ops.shape(x)[0], ops.shape(x)[1], nh * hs
+        q, k, v = ops.split(self.c_attn(x), [C, C + nkv * hs], axis=-1)
 
-        def heads(t, n):  # (B, T, n * hs) -> (B, n, T, hs)
-            return ops.transpose(
-                ops.reshape(t, (B, T, n, self.head_size)), (0, 2, 1, 3)
-            )
+        def split_heads(t, n):  # (B, T, n * hs) -> (B, n, T, hs)
+            return ops.transpose(ops.reshape(t, (B, T, n, hs)), (0, 2, 1, 3))
 
-        q, k, v = (
-            heads(q, self.n_head),
-            heads(k, self.n_kv_head),
-            heads(v, self.n_kv_head),
-        )
+        q, k, v = split_heads(q, nh), split_heads(k, nkv), split_heads(v, nkv)
         if rope is not None:
             q, k = rotate(q, *rope), rotate(k, *rope)
         if cache is not None:
             k, v = cache.update(layer, k, v)  # (B, nkv, S, hs): every position so far
-        if (
-            self.n_kv_head != self.n_head
-        ):  # each key/value head serves a group of query heads
-            group = self.n_head // self.n_kv_head
-            k, v = (
-                ops.repeat(k, group, axis=1),
-                ops.repeat(v, group, axis=1),
-            )  # (B, nh, S, hs)
+        if nkv != nh:  # each key/value head serves a group of nh / nkv query heads
+            k = ops.repeat(k, nh // nkv, axis=1)  # (B, nh, S, hs)
+            v = ops.repeat(v, nh // nkv, axis=1)  # (B, nh, S, hs)
         y = attend(q, k, v, fused=fused)  # (B, nh, T, hs)
         y = ops.reshape(ops.transpose(y, (0, 2, 1, 3)), (B, T, C))  # (B, T, C)
         return self.drop(self.c_proj(y), training=training)
@@ -210,14 +188,12 @@ class DecoderBlock(layers.Layer):
     def __init__(self, config, **kwargs):
         super().__init__(**kwargs)
         self.ln_1 = make_norm(config, "ln_1")
-        with keras.name_scope(
-            self.name
-        ):  # attn and mlp build at once: name their weights block/attn/...
+        # attn and mlp build at once: name their weights block_i/attn/..., block_i/mlp/...
+        with keras.name_scope(self.name):
             self.attn = CausalSelfAttention(config, name="attn")
             self.ln_2 = make_norm(config, "ln_2")
-            self.mlp = (SwiGLU if config.mlp == "swiglu" else GeluMLP)(
-                config, name="mlp"
-            )
+            mlp = SwiGLU if config.mlp == "swiglu" else GeluMLP
+            self.mlp = mlp(config, name="mlp")
         self.build((None, None, config.n_embd))
 
     def build(self, input_shape):
@@ -225,14 +201,8 @@ class DecoderBlock(layers.Layer):
         self.ln_2.build(input_shape)
 
     def call(self, x, rope=None, cache=None, layer=0, fused=True, training=False):
-        x = x + self.attn(
-            self.ln_1(x),
-            rope=rope,
-            cache=cache,
-            layer=layer,
-            fused=fused,
-            training=training,
-        )
+        h = self.ln_1(x)
+        x = x + self.attn(h, rope=rope, cache=cache, layer=layer, fused=fused, training=training)
         return x + self.mlp(self.ln_2(x), training=training)
 
 

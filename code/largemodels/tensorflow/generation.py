@@ -3,8 +3,7 @@
 import numpy as np
 from keras import ops
 
-from .._checks import check_bool, positive_int
-from ..sampling import next_token
+from ..sampling import check_generation, next_token
 
 
 def generate(
@@ -27,38 +26,19 @@ def generate(
     by :func:`largemodels.sampling.next_token` (top_k, top_p) from a NumPy generator seeded
     with ``seed``, so the same seed and logits give the same tokens in both frameworks.
     """
-    if len(idx.shape) != 2 or idx.shape[1] == 0:
-        raise ValueError(
-            f"idx must have shape (batch, time) with time >= 1, got {tuple(idx.shape)}"
-        )
-    max_new_tokens = positive_int("max_new_tokens", max_new_tokens)
     block_size = model.config.block_size
-    if (
-        check_bool("use_cache", use_cache)
-        and idx.shape[1] + max_new_tokens > block_size
-    ):
-        raise ValueError(
-            f"the prompt ({idx.shape[1]} tokens) plus max_new_tokens={max_new_tokens} "
-            f"exceeds block_size={block_size}, the longest the KV cache can hold; "
-            f"shorten them or generate with use_cache=False (which crops the context)"
-        )
+    check_generation(tuple(idx.shape), max_new_tokens, block_size, use_cache)
     rng = np.random.default_rng(seed)
     cache = model.new_cache() if use_cache else None
     tokens = ops.convert_to_tensor(idx)
     new = tokens  # all tokens so far; the tokens the model has not seen yet
     for _ in range(max_new_tokens):
-        if cache is None:
-            logits = model(
-                tokens[:, -block_size:], training=False
-            )  # (B, <= block_size, V)
-        else:
-            logits = model(
-                new, cache=cache, training=False
-            )  # prefill (B, T, V), decode (B, 1, V)
+        if cache is None:  # recompute: (B, <= block_size, V)
+            logits = model(tokens[:, -block_size:], training=False)
+        else:  # prefill: (B, T, V); then decode: (B, 1, V)
+            logits = model(new, cache=cache, training=False)
         last = ops.convert_to_numpy(ops.cast(logits[:, -1], "float32"))  # (B, V)
         chosen = next_token(last, temperature, top_k, top_p, rng)  # (B,)
-        new = ops.cast(
-            ops.reshape(ops.convert_to_tensor(chosen), (-1, 1)), tokens.dtype
-        )  # (B, 1)
+        new = ops.cast(ops.reshape(chosen, (-1, 1)), tokens.dtype)  # (B, 1)
         tokens = ops.concatenate([tokens, new], axis=1)
     return tokens

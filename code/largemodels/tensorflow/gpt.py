@@ -17,10 +17,8 @@ from .decoder import DecoderBlock, KVCache, make_norm, rope_angles
 from .models import attention  # noqa: F401  (attention: also importable from here)
 
 
-def _normal():
-    return keras.initializers.RandomNormal(
-        stddev=0.02
-    )  # one per layer: unseeded ones repeat
+def _normal():  # a new initializer per layer: an unseeded one repeats its draws
+    return keras.initializers.RandomNormal(stddev=0.02)
 
 
 class GPT(keras.Model):
@@ -39,93 +37,57 @@ class GPT(keras.Model):
     def __init__(self, config, fused_attention=False, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(config, GPTConfig):
-            raise TypeError(
-                f"config must be a largemodels.GPTConfig, got {type(config).__name__}"
-            )
-        self.config = config
+            got = type(config).__name__
+            raise TypeError(f"config must be a largemodels.GPTConfig, got {got}")
+        c = self.config = config
         self.fused_attention = bool(fused_attention)
         self.wte = layers.Embedding(
-            config.vocab_size,
-            config.n_embd,
-            name="wte",
-            embeddings_initializer=_normal(),
+            c.vocab_size, c.n_embd, embeddings_initializer=_normal(), name="wte"
         )
-        self.wpe = None
-        if config.positions == "learned":
+        self.wpe = None  # learned positions (GPT-2) or none (rotary embeddings)
+        if c.positions == "learned":
             self.wpe = layers.Embedding(
-                config.block_size,
-                config.n_embd,
-                name="wpe",
-                embeddings_initializer=_normal(),
+                c.block_size, c.n_embd, embeddings_initializer=_normal(), name="wpe"
             )
-        self.drop = layers.Dropout(config.dropout)
-        with keras.name_scope(
-            self.name
-        ):  # the blocks build at once: name their weights gpt/block_i/...
-            self.blocks = [
-                DecoderBlock(config, name=f"block_{i}") for i in range(config.n_layer)
-            ]
-        for block in (
-            self.blocks
-        ):  # GPT-2: residual projections start at 0.02 / sqrt(2L), not 0.02
+        self.drop = layers.Dropout(c.dropout)
+        with keras.name_scope(self.name):  # the blocks build at once: gpt/block_i/...
+            self.blocks = [DecoderBlock(c, name=f"block_{i}") for i in range(c.n_layer)]
+        for block in self.blocks:  # GPT-2: residual projections start at 0.02 / sqrt(2L)
             for dense in (block.attn.c_proj, block.mlp.c_proj):
-                dense.kernel.assign(dense.kernel / math.sqrt(2 * config.n_layer))
-        self.ln_f = make_norm(config, "ln_f")
-        self.lm_head = None
-        if not config.tie_head:
+                dense.kernel.assign(dense.kernel / math.sqrt(2 * c.n_layer))
+        self.ln_f = make_norm(c, "ln_f")
+        self.lm_head = None  # tied: the output head is wte's embeddings
+        if not c.tie_head:
             self.lm_head = layers.Dense(
-                config.vocab_size,
-                use_bias=False,
-                name="lm_head",
-                kernel_initializer=_normal(),
+                c.vocab_size, use_bias=False, kernel_initializer=_normal(), name="lm_head"
             )
         self.inv_freq = None
-        if config.positions == "rope":
-            self.inv_freq = inverse_frequencies(
-                config.head_size, config.rope_theta, config.rope_scaling
-            )
-        self(
-            ops.zeros((1, min(2, config.block_size)), dtype="int32")
-        )  # build every weight
+        if c.positions == "rope":
+            self.inv_freq = inverse_frequencies(c.head_size, c.rope_theta, c.rope_scaling)
+        self(ops.zeros((1, min(2, c.block_size)), dtype="int32"))  # build every weight
 
     def call(self, idx, cache=None, training=False):
         if len(idx.shape) != 2:
-            raise ValueError(
-                f"idx must have shape (batch, time), got shape {tuple(idx.shape)}"
-            )
-        T = idx.shape[1]
-        start = 0 if cache is None else cache.length
-        if T is not None and start + T > self.config.block_size:
-            held = (
-                f"the KV cache holds {start} tokens and " if cache is not None else ""
-            )
-            raise ValueError(
-                f"{held}sequence length {T} exceeds block_size={self.config.block_size}"
-            )
+            raise ValueError(f"idx must have shape (batch, time), got {tuple(idx.shape)}")
+        T, block_size = idx.shape[1], self.config.block_size
+        start = 0 if cache is None else cache.length  # positions already in the cache
+        if T is not None and start + T > block_size:
+            held = "" if cache is None else f"the KV cache holds {start} tokens and "
+            raise ValueError(f"{held}sequence length {T} exceeds block_size={block_size}")
         pos = ops.arange(start, start + ops.shape(idx)[1])  # (T,)
         x = self.wte(idx)  # (B, T, C)
         if self.wpe is not None:
             x = x + self.wpe(pos)
         x = self.drop(x, training=training)
-        rope = (
-            None
-            if self.inv_freq is None
-            else rope_angles(pos, ops.convert_to_tensor(self.inv_freq))
-        )
-        for layer, block in enumerate(self.blocks):
-            x = block(
-                x,
-                rope=rope,
-                cache=cache,
-                layer=layer,
-                fused=self.fused_attention,
-                training=training,
-            )
+        rope = None
+        if self.inv_freq is not None:
+            rope = rope_angles(pos, ops.convert_to_tensor(self.inv_freq))
+        fused = self.fused_attention
+        for layer, block in enumerate(self.blocks):  # Keras: non-tensors go by keyword
+            x = block(x, rope=rope, cache=cache, layer=layer, fused=fused, training=training)
         x = self.ln_f(x)
-        if self.lm_head is None:
-            return ops.matmul(
-                x, ops.transpose(self.wte.embeddings)
-            )  # (B, T, vocab_size): tied head
+        if self.lm_head is None:  # (B, T, vocab_size): tied output head
+            return ops.matmul(x, ops.transpose(self.wte.embeddings))
         return self.lm_head(x)  # (B, T, vocab_size)
 
     def new_cache(self):

@@ -55,9 +55,8 @@ def rope_angles(positions, inv_freq):
     """cos and sin of the rotation angles, each (T, head_size), for integer ``positions``
     (T,) and frequencies ``inv_freq`` (head_size / 2,) from :mod:`largemodels.rope`."""
     angles = positions.float()[:, None] * inv_freq[None, :]  # (T, hs/2)
-    angles = torch.cat(
-        [angles, angles], dim=-1
-    )  # (T, hs): features i and i + hs/2 share one
+    # (T, hs): features i and i + hs/2 share an angle
+    angles = torch.cat([angles, angles], dim=-1)
     return angles.cos(), angles.sin()
 
 
@@ -99,42 +98,28 @@ class CausalSelfAttention(nn.Module):
 
     def __init__(self, config):
         super().__init__()
-        self.n_head, self.n_kv_head, self.head_size = (
-            config.n_head,
-            config.n_kv_head,
-            config.head_size,
-        )
-        kv_width = config.n_kv_head * config.head_size
-        self.c_attn = nn.Linear(
-            config.n_embd, config.n_embd + 2 * kv_width, bias=config.bias
-        )
+        self.n_head, self.n_kv_head = config.n_head, config.n_kv_head
+        self.head_size = config.head_size
+        d, kv_width = config.n_embd, config.n_kv_head * config.head_size
+        self.c_attn = nn.Linear(d, d + 2 * kv_width, bias=config.bias)  # q, k, v
         self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
         self.drop = nn.Dropout(config.dropout)
         self.apply(_init)
 
     def forward(self, x, rope=None, cache=None, layer=0, fused=True):
         B, T, C = x.shape
-        kv_width = self.n_kv_head * self.head_size
-        q, k, v = self.c_attn(x).split([C, kv_width, kv_width], dim=2)
-        q = q.view(B, T, self.n_head, self.head_size).transpose(1, 2)  # (B, nh, T, hs)
-        k = k.view(B, T, self.n_kv_head, self.head_size).transpose(
-            1, 2
-        )  # (B, nkv, T, hs)
-        v = v.view(B, T, self.n_kv_head, self.head_size).transpose(
-            1, 2
-        )  # (B, nkv, T, hs)
+        nh, nkv, hs = self.n_head, self.n_kv_head, self.head_size
+        q, k, v = self.c_attn(x).split([C, nkv * hs, nkv * hs], dim=2)
+        q = q.view(B, T, nh, hs).transpose(1, 2)  # (B, nh, T, hs)
+        k = k.view(B, T, nkv, hs).transpose(1, 2)  # (B, nkv, T, hs)
+        v = v.view(B, T, nkv, hs).transpose(1, 2)  # (B, nkv, T, hs)
         if rope is not None:
             q, k = rotate(q, *rope), rotate(k, *rope)
         if cache is not None:
             k, v = cache.update(layer, k, v)  # (B, nkv, S, hs): every position so far
-        if (
-            self.n_kv_head != self.n_head
-        ):  # each key/value head serves a group of query heads
-            group = self.n_head // self.n_kv_head
-            k, v = (
-                k.repeat_interleave(group, dim=1),
-                v.repeat_interleave(group, dim=1),
-            )  # (B, nh, S, hs)
+        if nkv != nh:  # each key/value head serves a group of nh / nkv query heads
+            k = k.repeat_interleave(nh // nkv, dim=1)  # (B, nh, S, hs)
+            v = v.repeat_interleave(nh // nkv, dim=1)  # (B, nh, S, hs)
         y = attend(q, k, v, fused=fused)  # (B, nh, T, hs)
         y = y.transpose(1, 2).reshape(B, T, C)  # (B, T, C)
         return self.drop(self.c_proj(y))
@@ -155,9 +140,8 @@ class GeluMLP(nn.Module):
         self.apply(_init)
 
     def forward(self, x):
-        return self.drop(
-            self.c_proj(self.gelu(self.c_fc(x)))
-        )  # (B, T, n_hidden) inside
+        h = self.gelu(self.c_fc(x))  # (B, T, n_hidden)
+        return self.drop(self.c_proj(h))  # (B, T, n_embd)
 
 
 class SwiGLU(nn.Module):
@@ -173,9 +157,8 @@ class SwiGLU(nn.Module):
         self.apply(_init)
 
     def forward(self, x):
-        return self.drop(
-            self.c_proj(F.silu(self.c_gate(x)) * self.c_fc(x))
-        )  # (B, T, n_hidden) inside
+        h = F.silu(self.c_gate(x)) * self.c_fc(x)  # (B, T, n_hidden)
+        return self.drop(self.c_proj(h))  # (B, T, n_embd)
 
 
 class DecoderBlock(nn.Module):
@@ -190,9 +173,8 @@ class DecoderBlock(nn.Module):
         self.mlp = SwiGLU(config) if config.mlp == "swiglu" else GeluMLP(config)
 
     def forward(self, x, rope=None, cache=None, layer=0, fused=True):
-        x = x + self.attn(
-            self.ln_1(x), rope=rope, cache=cache, layer=layer, fused=fused
-        )
+        h = self.ln_1(x)
+        x = x + self.attn(h, rope=rope, cache=cache, layer=layer, fused=fused)
         return x + self.mlp(self.ln_2(x))
 
 

@@ -3,8 +3,7 @@
 import numpy as np
 import torch
 
-from .._checks import check_bool, positive_int
-from ..sampling import next_token
+from ..sampling import check_generation, next_token
 
 
 @torch.no_grad()
@@ -28,35 +27,21 @@ def generate(
     by :func:`largemodels.sampling.next_token` (top_k, top_p) from a NumPy generator seeded
     with ``seed``, so the same seed and logits give the same tokens in both frameworks.
     """
-    if idx.dim() != 2 or idx.size(1) == 0:
-        raise ValueError(
-            f"idx must have shape (batch, time) with time >= 1, got {tuple(idx.shape)}"
-        )
-    max_new_tokens = positive_int("max_new_tokens", max_new_tokens)
     block_size = model.config.block_size
-    if check_bool("use_cache", use_cache) and idx.size(1) + max_new_tokens > block_size:
-        raise ValueError(
-            f"the prompt ({idx.size(1)} tokens) plus max_new_tokens={max_new_tokens} "
-            f"exceeds block_size={block_size}, the longest the KV cache can hold; "
-            f"shorten them or generate with use_cache=False (which crops the context)"
-        )
+    check_generation(tuple(idx.shape), max_new_tokens, block_size, use_cache)
     rng = np.random.default_rng(seed)
     was_training = model.training
     model.eval()
     cache = model.new_cache() if use_cache else None
     tokens, new = idx, idx  # all tokens so far; the tokens the model has not seen yet
     for _ in range(max_new_tokens):
-        if cache is None:
-            logits = model(tokens[:, -block_size:])  # (B, <= block_size, V)
-        else:
-            logits = model(
-                new, cache=cache
-            )  # prefill: (B, T, V); then decode: (B, 1, V)
+        if cache is None:  # recompute: (B, <= block_size, V)
+            logits = model(tokens[:, -block_size:])
+        else:  # prefill: (B, T, V); then decode: (B, 1, V)
+            logits = model(new, cache=cache)
         last = logits[:, -1].float().cpu().numpy()  # (B, V)
         chosen = next_token(last, temperature, top_k, top_p, rng)  # (B,)
-        new = torch.as_tensor(chosen, dtype=idx.dtype, device=idx.device).view(
-            -1, 1
-        )  # (B, 1)
+        new = torch.as_tensor(chosen, dtype=idx.dtype, device=idx.device)[:, None]  # (B, 1)
         tokens = torch.cat([tokens, new], dim=1)
     model.train(was_training)
     return tokens

@@ -32,67 +32,49 @@ class GPT(nn.Module):
     def __init__(self, config, fused_attention=False):
         super().__init__()
         if not isinstance(config, GPTConfig):
-            raise TypeError(
-                f"config must be a largemodels.GPTConfig, got {type(config).__name__}"
-            )
-        self.config = config
+            got = type(config).__name__
+            raise TypeError(f"config must be a largemodels.GPTConfig, got {got}")
+        c = self.config = config
         self.fused_attention = bool(fused_attention)
-        self.wte = nn.Embedding(config.vocab_size, config.n_embd)
-        self.wpe = (
-            nn.Embedding(config.block_size, config.n_embd)
-            if config.positions == "learned"
-            else None
-        )
-        self.drop = nn.Dropout(config.dropout)
-        self.blocks = nn.ModuleList(DecoderBlock(config) for _ in range(config.n_layer))
-        self.ln_f = make_norm(config)
-        self.lm_head = (
-            None
-            if config.tie_head
-            else nn.Linear(config.n_embd, config.vocab_size, bias=False)
-        )
-        if config.positions == "rope":  # a buffer, so that it moves with .to(device)
-            inv_freq = inverse_frequencies(
-                config.head_size, config.rope_theta, config.rope_scaling
-            )
-            self.register_buffer(
-                "inv_freq", torch.from_numpy(inv_freq), persistent=False
-            )
-        # GPT-2's initialisation: the blocks' Linear layers start at N(0, 0.02) with zero biases
-        # (see decoder.py); the embeddings too, and the residual projections at 0.02 / sqrt(2L).
-        for weight in (self.wte, self.wpe, self.lm_head):
-            if weight is not None:
-                nn.init.normal_(weight.weight, std=0.02)
+        self.wte = nn.Embedding(c.vocab_size, c.n_embd)
+        self.wpe = None  # learned positions (GPT-2) or none (rotary embeddings)
+        if c.positions == "learned":
+            self.wpe = nn.Embedding(c.block_size, c.n_embd)
+        self.drop = nn.Dropout(c.dropout)
+        self.blocks = nn.ModuleList(DecoderBlock(c) for _ in range(c.n_layer))
+        self.ln_f = make_norm(c)
+        self.lm_head = None  # tied: the output head is wte's weight
+        if not c.tie_head:
+            self.lm_head = nn.Linear(c.n_embd, c.vocab_size, bias=False)
+        if c.positions == "rope":  # a buffer, so that it moves with .to(device)
+            inv_freq = inverse_frequencies(c.head_size, c.rope_theta, c.rope_scaling)
+            self.register_buffer("inv_freq", torch.from_numpy(inv_freq), persistent=False)
+        # GPT-2's initialisation: the blocks' Linear layers start at N(0, 0.02), biases 0
+        # (decoder.py); the embeddings too; the residual projections at 0.02 / sqrt(2L).
+        for layer in (self.wte, self.wpe, self.lm_head):
+            if layer is not None:
+                nn.init.normal_(layer.weight, std=0.02)
         for name, p in self.named_parameters():
             if name.endswith("c_proj.weight"):
-                nn.init.normal_(p, std=0.02 / math.sqrt(2 * config.n_layer))
+                nn.init.normal_(p, std=0.02 / math.sqrt(2 * c.n_layer))
 
     def forward(self, idx, cache=None):
         if idx.dim() != 2:
-            raise ValueError(
-                f"idx must have shape (batch, time), got shape {tuple(idx.shape)}"
-            )
-        T = idx.size(1)
-        start = 0 if cache is None else cache.length
-        if start + T > self.config.block_size:
-            held = (
-                f"the KV cache holds {start} tokens and " if cache is not None else ""
-            )
-            raise ValueError(
-                f"{held}sequence length {T} exceeds block_size={self.config.block_size}"
-            )
+            raise ValueError(f"idx must have shape (batch, time), got {tuple(idx.shape)}")
+        T, block_size = idx.size(1), self.config.block_size
+        start = 0 if cache is None else cache.length  # positions already in the cache
+        if start + T > block_size:
+            held = "" if cache is None else f"the KV cache holds {start} tokens and "
+            raise ValueError(f"{held}sequence length {T} exceeds block_size={block_size}")
         pos = torch.arange(start, start + T, device=idx.device)  # (T,)
         x = self.wte(idx)  # (B, T, C)
         if self.wpe is not None:
             x = x + self.wpe(pos)
         x = self.drop(x)
-        rope = (
-            rope_angles(pos, self.inv_freq) if self.wpe is None else None
-        )  # 2 x (T, hs)
+        rope = None if self.wpe is not None else rope_angles(pos, self.inv_freq)
+        fused = self.fused_attention
         for layer, block in enumerate(self.blocks):
-            x = block(
-                x, rope=rope, cache=cache, layer=layer, fused=self.fused_attention
-            )
+            x = block(x, rope=rope, cache=cache, layer=layer, fused=fused)  # (B, T, C)
         x = self.ln_f(x)
         if self.lm_head is None:
             return x @ self.wte.weight.T  # (B, T, vocab_size): tied output head

@@ -192,16 +192,28 @@ def config_to_hf(config):
     )
 
 
+def _llama_names(config, i):
+    """(package name, Hugging Face name) of block i's tensors other than q, k, v."""
+    suffixes = (".weight", ".bias") if config.bias else (".weight",)
+    for ours, theirs in _LLAMA_NAMES.items():
+        for suffix in ("",) if ours.startswith("ln") else suffixes:
+            yield f"blocks.{i}.{ours}{suffix}", f"model.layers.{i}.{theirs}{suffix}"
+
+
+def _qkv_names(config, i):
+    """(package c_attn name, Hugging Face q, k, v names) of block i, per weight and bias."""
+    for suffix in ("weight", "bias") if config.bias else ("weight",):
+        hf = [f"model.layers.{i}.self_attn.{p}_proj.{suffix}" for p in "qkv"]
+        yield f"blocks.{i}.attn.c_attn.{suffix}", hf
+
+
 def state_dict_from_hf(hf_state_dict, config):
     """The package's state dict from a Hugging Face GPT-2 or Llama state dict."""
     sd = dict(hf_state_dict)
     out = {}
     if _family(config) == "gpt2":
         for name, tensor in sd.items():
-            if (
-                name.endswith((".attn.bias", ".attn.masked_bias"))
-                and name.count(".") == 4
-            ):
+            if name.endswith((".attn.bias", ".attn.masked_bias")):
                 continue  # old checkpoints store GPT-2's causal mask as a buffer
             name = name.removeprefix("transformer.").replace("h.", "blocks.", 1)
             if name == "lm_head.weight" and config.tie_head:
@@ -213,20 +225,10 @@ def state_dict_from_hf(hf_state_dict, config):
     if not config.tie_head:
         out["lm_head.weight"] = sd["lm_head.weight"]
     for i in range(config.n_layer):
-        hf = f"model.layers.{i}."
-        for suffix in ("weight", "bias") if config.bias else ("weight",):
-            out[f"blocks.{i}.attn.c_attn.{suffix}"] = torch.cat(
-                [sd[f"{hf}self_attn.{p}_proj.{suffix}"] for p in "qkv"], dim=0
-            )
-        for ours, theirs in _LLAMA_NAMES.items():
-            for suffix in (
-                ("",)
-                if ours.startswith("ln")
-                else (".weight", ".bias")
-                if config.bias
-                else (".weight",)
-            ):
-                out[f"blocks.{i}.{ours}{suffix}"] = sd[f"{hf}{theirs}{suffix}"]
+        for ours, (q, k, v) in _qkv_names(config, i):
+            out[ours] = torch.cat([sd[q], sd[k], sd[v]], dim=0)  # queries, keys, values
+        for ours, theirs in _llama_names(config, i):
+            out[ours] = sd[theirs]
     return out
 
 
@@ -237,11 +239,9 @@ def state_dict_to_hf(state_dict, config):
         out = {}
         for name, tensor in sd.items():
             tensor = tensor.t() if name.endswith(_GPT2_CONV1D) else tensor
-            out[
-                name
-                if name == "lm_head.weight"
-                else "transformer." + name.replace("blocks.", "h.", 1)
-            ] = tensor
+            if name != "lm_head.weight":
+                name = "transformer." + name.replace("blocks.", "h.", 1)
+            out[name] = tensor
         if config.tie_head:
             out["lm_head.weight"] = sd["wte.weight"]
         return out
@@ -250,24 +250,12 @@ def state_dict_to_hf(state_dict, config):
         "model.norm.weight": sd["ln_f.weight"],
         "lm_head.weight": sd["wte.weight" if config.tie_head else "lm_head.weight"],
     }
-    q_width, kv_width = config.n_embd, config.n_kv_head * config.head_size
+    widths = [config.n_embd, *[config.n_kv_head * config.head_size] * 2]  # q, k, v
     for i in range(config.n_layer):
-        hf = f"model.layers.{i}."
-        for suffix in ("weight", "bias") if config.bias else ("weight",):
-            q, k, v = sd[f"blocks.{i}.attn.c_attn.{suffix}"].split(
-                [q_width, kv_width, kv_width], dim=0
-            )
-            for p, t in zip("qkv", (q, k, v)):
-                out[f"{hf}self_attn.{p}_proj.{suffix}"] = t
-        for ours, theirs in _LLAMA_NAMES.items():
-            for suffix in (
-                ("",)
-                if ours.startswith("ln")
-                else (".weight", ".bias")
-                if config.bias
-                else (".weight",)
-            ):
-                out[f"{hf}{theirs}{suffix}"] = sd[f"blocks.{i}.{ours}{suffix}"]
+        for ours, theirs in _qkv_names(config, i):
+            out.update(zip(theirs, sd[ours].split(widths, dim=0)))
+        for ours, theirs in _llama_names(config, i):
+            out[theirs] = sd[ours]
     return out
 
 
