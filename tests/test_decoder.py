@@ -219,3 +219,24 @@ def test_sampling_errors():
             sampling.next_token(logits, rng=np.random.default_rng(0), **kwargs)
     with pytest.raises(ValueError, match="needs rng"):
         sampling.next_token(logits, temperature=1.0)
+
+
+def test_trained_model_generates_the_same_text_in_both_frameworks():
+    """Train the PyTorch Llama-style model on a cycle of 7 tokens, copy the weights into Keras:
+    both continue a prompt with the cycle, token for token, with and without the cache."""
+    config = GPTConfig.llama_like(vocab_size=7, block_size=32, n_layer=1, n_head=2, n_embd=16,
+                                  n_kv_head=1)
+    rows = (np.arange(33)[None, :] + np.arange(14)[:, None]) % 7  # every phase of the cycle
+    plm.seed_everything(0)
+    torch_model = plm.GPT(config)
+    history = plm.fit(torch_model, rows[:, :-1], rows[:, 1:], loss="cross_entropy", epochs=25,
+                      batch_size=14, lr=1e-2, optimizer="adam", live_plot=False)
+    assert history["loss"][-1] < 0.05 * history["loss"][0]  # it has learned the cycle
+    tf_model = tlm.GPT(config)
+    parity.copy_weights(torch_model, tf_model)
+    prompt = np.array([[3, 4, 5]])
+    expected = (np.arange(3, 3 + 3 + 20) % 7)[None, :]
+    for lm, model, to_tensor in ((plm, torch_model, torch.as_tensor), (tlm, tf_model, lambda a: a)):
+        for use_cache in (True, False):
+            out = lm.generate(model, to_tensor(prompt), 20, temperature=0, use_cache=use_cache)
+            assert np.array_equal(parity.to_numpy(out), expected), (lm.FRAMEWORK, use_cache)
