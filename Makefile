@@ -9,13 +9,15 @@ COLAB_BIN := $(COLAB_VENV)/bin
 NB ?= $(shell find chapters -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' | sort)
 export PYTHONHASHSEED := 0
 
-.PHONY: help venv venv-colab test test-package test-notebooks test-colab book notebooks format lock clean
+.PHONY: help venv venv-colab test test-package test-notebooks test-colab book notebooks bench format lock clean
 
 help:
 	@echo "make book       build the HTML book into _build/html (from stored outputs)"
 	@echo "make test       run the package tests and nbval over every notebook, on the lock"
 	@echo "                file's stack and on Colab's (requirements-colab.txt)"
 	@echo "make notebooks  re-run every notebook (or NB=path) and store its outputs and timing"
+	@echo "make bench      time training and generation of the GPT-2 and Llama presets in both"
+	@echo "                frameworks; prints a table (tools/bench.py --help: sizes, peak)"
 	@echo "make format     format notebook code to the page width (ruff, pyproject.toml)"
 
 venv: $(VENV)/.installed
@@ -57,6 +59,10 @@ book: venv
 
 notebooks: venv
 	$(BIN)/python tools/run_notebooks.py $(NB)
+
+# Reports, does not assert: timings depend on the machine and on what else runs on it.
+bench: venv
+	@$(BIN)/python tools/bench.py
 
 format: venv
 	$(BIN)/ruff format $(NB)
