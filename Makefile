@@ -9,7 +9,7 @@ COLAB_BIN := $(COLAB_VENV)/bin
 NB ?= $(shell find chapters -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' | sort)
 export PYTHONHASHSEED := 0
 
-.PHONY: help venv venv-colab test test-package test-notebooks test-colab book notebooks bench format lock clean
+.PHONY: help venv venv-colab test test-package test-notebooks test-colab book publish-check publish-sync release notebooks bench format lock clean
 
 help:
 	@echo "make book       build the HTML book into _build/html (from stored outputs)"
@@ -19,6 +19,10 @@ help:
 	@echo "make bench      time training and generation of the GPT-2 and Llama presets in both"
 	@echo "                frameworks; prints a table (tools/bench.py --help: sizes, peak)"
 	@echo "make format     format notebook code to the page width (ruff, pyproject.toml)"
+	@echo "make publish-check   check that links, setup cells and the built book follow"
+	@echo "                _config.yml's repository.url and the package version"
+	@echo "make publish-sync    make them follow it (after editing repository.url)"
+	@echo "make release VERSION=X.Y.Z   set the version and every setup cell's tag"
 
 venv: $(VENV)/.installed
 
@@ -56,6 +60,17 @@ test-colab: venv-colab
 
 book: venv
 	$(BIN)/jupyter-book build . -W -n --keep-going
+
+# After `make book`: also checks the built book's launch links.
+publish-check: venv
+	$(BIN)/python tools/publish.py check --html
+
+publish-sync: venv
+	$(BIN)/python tools/publish.py sync
+
+release: venv
+	@test -n "$(VERSION)" || { echo "usage: make release VERSION=X.Y.Z"; exit 2; }
+	$(BIN)/python tools/publish.py release $(VERSION)
 
 notebooks: venv
 	$(BIN)/python tools/run_notebooks.py $(NB)

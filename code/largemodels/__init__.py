@@ -14,6 +14,6 @@ from .devices import device_report
 from .environment import check_loaded_versions
 from .seeding import seed_everything
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = ["GPTConfig", "check_loaded_versions", "costs", "data", "device_report", "plot", "rope",
            "sampling", "seed_everything", "tokenizer"]
