@@ -8,7 +8,7 @@ from importlib import resources
 
 import numpy as np
 
-from .._checks import fraction, one_of
+from .._checks import fraction, one_of, positive_int
 
 
 def landmark_models():
@@ -73,10 +73,43 @@ def python_docs_text():
     return "\n\n".join(topics[key] for key in sorted(topics))
 
 
-_LOADERS = {"digits": digits, "landmark_models": landmark_models, "python_docs_text": python_docs_text}
+def adding_problem(n, length, seed=0):
+    """The adding problem: ``n`` sequences of ``length`` steps whose target is the sum of two
+    marked values (Hochreiter and Schmidhuber, 1997; values in [0, 1) as in Le et al., 2015).
+
+    Each step carries two features: a value drawn uniformly from [0, 1) and a marker, 1 at
+    exactly two steps and 0 elsewhere. One marked step lies in the first half of the sequence
+    (positions 0 to ``length // 2 - 1``), the other in the second half, both drawn uniformly.
+    The target is the sum of the two marked values: it lies in [0, 2), with mean 1 and
+    variance 1/6, so always predicting 1 has a mean squared error of 1/6.
+
+    Returns ``(x, y)``: x float32 of shape (n, length, 2), ``x[..., 0]`` the values and
+    ``x[..., 1]`` the markers; y float32 of shape (n, 1). ``seed`` fixes the draw.
+    """
+    n, length = positive_int("n", n), positive_int("length", length)
+    if length < 2:
+        raise ValueError(f"length must be >= 2 (one marked step in each half), got {length}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+    rng = np.random.default_rng(seed)
+    values = rng.random((n, length), dtype=np.float32)  # (n, T), uniform in [0, 1)
+    half = length // 2
+    first = rng.integers(0, half, size=n)  # (n,), a position in the first half
+    second = rng.integers(half, length, size=n)  # (n,), a position in the second half
+    rows = np.arange(n)
+    markers = np.zeros((n, length), dtype=np.float32)  # (n, T)
+    markers[rows, first] = markers[rows, second] = 1.0
+    x = np.stack([values, markers], axis=-1)  # (n, T, 2)
+    y = values[rows, first] + values[rows, second]  # (n,)
+    return x, y.reshape(n, 1)
+
+
+_LOADERS = {"adding_problem": adding_problem, "digits": digits, "landmark_models": landmark_models,
+            "python_docs_text": python_docs_text}
 
 
 def load(name, **kwargs):
-    """Load a data set by name: ``"digits"``, ``"landmark_models"`` or ``"python_docs_text"``."""
+    """Load a data set by name: ``"adding_problem"``, ``"digits"``, ``"landmark_models"`` or
+    ``"python_docs_text"``; ``kwargs`` go to its function."""
     one_of("name", name, set(_LOADERS))
     return _LOADERS[name](**kwargs)
