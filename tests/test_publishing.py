@@ -63,7 +63,7 @@ def test_a_release_moves_version_and_tags_and_wants_a_changelog(copy):
     changelog.write_text(changelog.read_text().replace(entry, f"## 9.8.7 (later)\n\n{entry}", 1))
     assert publish.problems() == []
     source = publish.setup_source(copy / "chapters/01_background/1_1_what_makes_a_model_large.ipynb")
-    assert "git+https://github.com/large-models-hands-on/book@v9.8.7\"" in source
+    assert 'release = "https://github.com/large-models-hands-on/book@v9.8.7"' in source
     with pytest.raises(ValueError, match="X.Y.Z"):
         publish.release("v1")
 

@@ -24,7 +24,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 INIT = ROOT / "code" / "largemodels" / "__init__.py"
 VERSION_LINE = re.compile(r'^__version__ = "([^"]+)"$', re.M)
-SETUP_INSTALL = re.compile(r'"largemodels @ git\+(?P<url>[^"@]+)@v(?P<version>[^"]+)"')
+SETUP_INSTALL = re.compile(r'release = "(?P<url>[^"@]+)@v(?P<version>[^"]+)"')
 
 
 def config():
@@ -133,7 +133,7 @@ def problems(html=False):
         match = SETUP_INSTALL.search(setup_source(path))
         name = path.relative_to(ROOT)
         if not match:
-            found.append(f"{name}: the setup cell must install largemodels @ git+URL@vVERSION")
+            found.append(f'{name}: the setup cell must set release = "URL@vVERSION"')
         elif (match["url"], match["version"]) != (url, version):
             found.append(f"{name}: the setup cell installs {match['url']}@v{match['version']}, "
                          f"not {url}@v{version}")
@@ -168,7 +168,7 @@ def sync():
     version = package_version()
     for path in notebooks():
         text = path.read_text()
-        new = re.sub(r'largemodels @ git\+[^"\\]+\\"', f'largemodels @ git+{url}@v{version}\\\\"', text)
+        new = re.sub(r'release = \\"[^"\\]+\\"', f'release = \\\\"{url}@v{version}\\\\"', text)
         if new != text:
             path.write_text(new)
     config_path = ROOT / "_config.yml"
