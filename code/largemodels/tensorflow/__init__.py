@@ -9,6 +9,7 @@ import_tensorflow()
 from .. import costs, data, plot  # noqa: E402
 from ..config import GPTConfig  # noqa: E402
 from ..seeding import seed_everything  # noqa: E402
+from .checkpoint import export_onnx, load_checkpoint, save_checkpoint  # noqa: E402
 from .decoder import KVCache  # noqa: E402
 from .generation import generate  # noqa: E402
 from .gpt import GPT  # noqa: E402
@@ -21,3 +22,4 @@ FRAMEWORK = "tensorflow"
 __all__ = ["CNN", "FRAMEWORK", "GPT", "GPTConfig", "MLP", "MultiHeadAttention", "RNN", "TransformerBlock",
            "VAE", "attention", "costs", "count_flops", "count_params", "data", "device", "devices", "evaluate",
            "fit", "generate", "KVCache", "plot", "predict", "seed_everything", "vae_loss"]
+__all__ += ["export_onnx", "load_checkpoint", "save_checkpoint"]

@@ -11,6 +11,7 @@ import math
 import keras
 from keras import layers, ops
 
+from ..checkpoint import config_from_dict, config_to_dict
 from ..config import GPTConfig
 from ..rope import inverse_frequencies
 from .decoder import DecoderBlock, KVCache, make_norm, rope_angles
@@ -21,6 +22,7 @@ def _normal():  # a new initializer per layer: an unseeded one repeats its draws
     return keras.initializers.RandomNormal(stddev=0.02)
 
 
+@keras.saving.register_keras_serializable(package="largemodels")
 class GPT(keras.Model):
     """Token embeddings (plus learned positions for GPT-2), pre-norm decoder blocks, a
     final norm, and an output head (tied to the token embedding unless
@@ -32,6 +34,9 @@ class GPT(keras.Model):
     keys and values. ``fused_attention`` selects Keras's fused ``ops.dot_product_attention``
     or the written-out :func:`~largemodels.tensorflow.attention` (the default, which FLOP
     counters see as two matrix products); the two agree to float rounding.
+
+    ``model.save("gpt.keras")`` and ``keras.models.load_model("gpt.keras")`` round-trip it
+    (with ``safe_mode`` on): :meth:`get_config` stores the GPTConfig as a dict.
     """
 
     def __init__(self, config, fused_attention=False, **kwargs):
@@ -91,6 +96,19 @@ class GPT(keras.Model):
         if self.lm_head is None:  # (B, T, vocab_size): tied output head
             return ops.matmul(x, ops.transpose(self.wte.embeddings))
         return self.lm_head(x)  # (B, T, vocab_size)
+
+    def get_config(self):
+        """Keras's description of the model, with the GPTConfig as a JSON-ready dict."""
+        base = {"name": self.name, "trainable": self.trainable,
+                "dtype": keras.saving.serialize_keras_object(self.dtype_policy)}
+        return {**base, "config": config_to_dict(self.config),
+                "fused_attention": self.fused_attention}
+
+    @classmethod
+    def from_config(cls, config):
+        """The model that :meth:`get_config` described (its weights are loaded separately)."""
+        config = dict(config)
+        return cls(config_from_dict(config.pop("config")), **config)
 
     def new_cache(self):
         """An empty :class:`~largemodels.tensorflow.decoder.KVCache` for this model."""

@@ -10,6 +10,7 @@ _precision.use_exact_float32()
 from .. import costs, data, plot  # noqa: E402
 from ..config import GPTConfig
 from ..seeding import seed_everything
+from .checkpoint import export_onnx, load_checkpoint, save_checkpoint
 from .decoder import KVCache
 from .generation import generate
 from .gpt import GPT
@@ -22,3 +23,4 @@ FRAMEWORK = "pytorch"
 __all__ = ["CNN", "FRAMEWORK", "GPT", "GPTConfig", "MLP", "MultiHeadAttention", "RNN", "TransformerBlock",
            "VAE", "attention", "costs", "count_flops", "count_params", "data", "device", "devices", "evaluate",
            "fit", "generate", "KVCache", "plot", "predict", "seed_everything", "vae_loss"]
+__all__ += ["export_onnx", "load_checkpoint", "save_checkpoint"]
