@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from largemodels import GPTConfig
+from largemodels import GPTConfig, parity
 from largemodels import tensorflow as tlm
 from largemodels import torch as plm
 
@@ -151,6 +151,19 @@ def test_vae_samples_in_training_mode():
     model = tlm.VAE(4, 5, 2)
     assert not np.array_equal(model(x, training=True)[0], model(x, training=True)[0])
     np.testing.assert_array_equal(model(x)[0], model(x)[0])
+
+
+def test_vae_accepts_float64_noise_in_both_frameworks():
+    x = np.random.default_rng(2).random((3, 4)).astype(np.float32)
+    eps = np.random.default_rng(3).standard_normal((3, 2))  # float64, as NumPy draws it
+    torch_vae = plm.VAE(4, 5, 2).eval()
+    keras_vae = tlm.VAE(4, 5, 2)
+    parity.copy_weights(torch_vae, keras_vae)
+    with torch.no_grad():
+        torch_logits = torch_vae(torch.as_tensor(x), eps=torch.as_tensor(eps))[0].numpy()
+    keras_logits = np.asarray(keras_vae(x, eps=eps)[0])
+    assert torch_logits.dtype == np.float32
+    np.testing.assert_allclose(torch_logits, keras_logits, atol=1e-5)
 
 
 BAD_CONFIGS = [

@@ -287,8 +287,9 @@ def vae_loss(x, logits, mu, logvar):
 
     Reconstruction: Bernoulli cross-entropy of x under the decoder's logits, summed over
     features: exactly -log p(x | z) for binary x (0 or 1); for x strictly between 0 and 1 it is
-    not a normalized log-likelihood (Section 3.5 binarizes its images for that reason). Plus the closed-form KL(N(mu, exp(logvar)) || N(0, I))
-    = 1/2 sum(mu^2 + exp(logvar) - 1 - logvar) over latent dimensions.
+    not a normalized log-likelihood (Section 3.5 binarizes its images for that reason). Plus
+    the closed-form KL(N(mu, exp(logvar)) || N(0, I)) = 1/2 sum(mu^2 + exp(logvar) - 1 - logvar)
+    over latent dimensions.
     """
     x = ops.cast(x, logits.dtype)
     reconstruction = ops.sum(ops.binary_crossentropy(x, logits, from_logits=True), axis=-1)  # (B,)

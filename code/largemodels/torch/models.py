@@ -253,6 +253,7 @@ class VAE(nn.Module):
             eps = torch.randn_like(mu) if self.training else torch.zeros_like(mu)
         else:
             _check_input(eps, ("batch", "latent_size"), {0: mu.size(0), 1: self.latent_size}, name="eps")
+            eps = eps.to(dtype=mu.dtype, device=mu.device)  # float64 noise works, as in Keras
         z = mu + torch.exp(0.5 * logvar) * eps  # the reparameterisation trick
         return self.decode(z), mu, logvar
 
@@ -262,8 +263,9 @@ def vae_loss(x, logits, mu, logvar):
 
     Reconstruction: Bernoulli cross-entropy of x under the decoder's logits, summed over
     features: exactly -log p(x | z) for binary x (0 or 1); for x strictly between 0 and 1 it is
-    not a normalized log-likelihood (Section 3.5 binarizes its images for that reason). Plus the closed-form KL(N(mu, exp(logvar)) || N(0, I))
-    = 1/2 sum(mu^2 + exp(logvar) - 1 - logvar) over latent dimensions.
+    not a normalized log-likelihood (Section 3.5 binarizes its images for that reason). Plus
+    the closed-form KL(N(mu, exp(logvar)) || N(0, I)) = 1/2 sum(mu^2 + exp(logvar) - 1 - logvar)
+    over latent dimensions.
     """
     reconstruction = F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)  # (B,)
     kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(-1)  # (B,)
