@@ -15,11 +15,15 @@ The framework halves, :mod:`largemodels.torch.checkpoint` and
 checks headers, so that a damaged or foreign file fails with a ``ValueError`` that names it.
 Importing it imports neither framework.
 """
+import contextlib
 import dataclasses
+import io
 import json
+import logging
 import math
 import os
 import struct
+import warnings
 
 from .config import GPTConfig, RopeScaling
 
@@ -241,3 +245,20 @@ def safetensors_error(path, error):
     """A ValueError naming the file, for an error raised by the safetensors library."""
     return ValueError(f"{os.path.basename(os.fspath(path))} is corrupt: "
                       f"safetensors says {error}")
+
+
+@contextlib.contextmanager
+def quiet(logger_names):
+    """Silence an exporter: its progress lines on stdout, its warnings, and the log records
+    below ERROR of the loggers ``logger_names``; restored on exit."""
+    loggers = [logging.getLogger(n) for n in logger_names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)

@@ -13,12 +13,8 @@ A checkpoint written by :mod:`largemodels.torch` loads too (weights only): the l
 the PyTorch twin from the stored GPTConfig or architecture, loads the file into it, and
 copies its weights over with :func:`largemodels.parity.copy_weights` (this needs PyTorch).
 """
-import contextlib
-import io
 import json
-import logging
 import os
-import warnings
 
 import keras
 import numpy as np
@@ -216,22 +212,6 @@ def load_checkpoint(path, model, optimizer=None):
     return fmt.info_from_record(record)
 
 
-@contextlib.contextmanager
-def _quiet_export():
-    """Silence tf2onnx's log records, Keras's progress lines and their warnings."""
-    loggers = [logging.getLogger(n) for n in ("tf2onnx", "tensorflow", "absl")]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for logger, level in zip(loggers, levels):
-            logger.setLevel(level)
-
-
 def export_onnx(model, path, example):
     """Export ``model`` to the ONNX file ``path`` with Keras's ``model.export`` (tf2onnx),
     for inputs of the NumPy array ``example``'s dtype. The batch axis stays free; for a GPT
@@ -248,6 +228,6 @@ def export_onnx(model, path, example):
     shape = (None, None) if isinstance(model, GPT) else (None, *example.shape[1:])
     # The signature fixes the input dtype: inferred, a GPT's would be float32.
     spec = keras.InputSpec(shape=shape, dtype=str(example.dtype))
-    with _quiet_export():
+    with fmt.quiet(("tf2onnx", "tensorflow", "absl")):
         model.export(path, format="onnx", input_signature=[spec], verbose=False)
     return path

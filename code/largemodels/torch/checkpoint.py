@@ -7,11 +7,7 @@ the optimizer's class and ``param_groups``). No pickle is involved, in writing o
 :func:`load_checkpoint` restores model and optimizer exactly, so that training resumed from
 a checkpoint continues bit for bit as if it had never stopped.
 """
-import contextlib
-import io
-import logging
 import os
-import warnings
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -153,22 +149,6 @@ def load_checkpoint(path, model, optimizer=None):
     return fmt.info_from_record(record)
 
 
-@contextlib.contextmanager
-def _quiet_export():
-    """Silence torch.onnx's progress lines, log records and warnings."""
-    loggers = [logging.getLogger(n) for n in ("torch.onnx", "torch.export", "onnxscript")]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for logger, level in zip(loggers, levels):
-            logger.setLevel(level)
-
-
 def export_onnx(model, path, example):
     """Export ``model`` to the ONNX file ``path`` (weights inside, no ``.data`` file) with
     the ``torch.export``-based exporter, tracing it on the NumPy array ``example``. The batch
@@ -191,7 +171,7 @@ def export_onnx(model, path, example):
     was_training = model.training
     model.eval()
     try:
-        with _quiet_export():
+        with fmt.quiet(("torch.onnx", "torch.export", "onnxscript")):
             torch.onnx.export(model, (example,), path, dynamo=True, external_data=False,
                               dynamic_shapes=(axes,), verbose=False)
     finally:
