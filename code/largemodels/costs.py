@@ -7,6 +7,7 @@ counts as 2 FLOPs.
 """
 import math
 from dataclasses import dataclass
+from numbers import Real
 
 from ._checks import check_bool, fraction, one_of, positive_int, positive_real
 from .config import GPTConfig
@@ -158,6 +159,39 @@ def training_state_bytes(n_params, precision="mixed"):
     one_of("precision", precision, set(_TRAINING_BYTES))
     n = positive_real("n_params", n_params)
     return {part: n * b for part, b in _TRAINING_BYTES[precision].items()}
+
+
+ZERO_STAGES = (0, 1, 2, 3)
+
+
+def sharded_training_state_bytes(n_params, n_devices, stage, precision="mixed"):
+    """Bytes of weights, gradients and Adam state that *each* of ``n_devices`` data-parallel
+    devices holds under ZeRO ``stage`` (Rajbhandari et al., 2020), per part.
+
+    Stage 0 is plain data parallelism: every device holds everything (as
+    :func:`training_state_bytes`). Stage 1 shards the optimizer state over the devices,
+    stage 2 the gradients as well, stage 3 the weights too (PyTorch's FSDP). With Psi
+    parameters, K optimizer bytes per parameter (12 for ``"mixed"``) and N_d devices:
+    (2 + 2 + K) Psi, 4 Psi + K Psi / N_d, 2 Psi + (2 + K) Psi / N_d, (2 + 2 + K) Psi / N_d.
+    The shards are taken as equal; real implementations round to whole tensors or pad.
+    """
+    one_of("precision", precision, set(_TRAINING_BYTES))
+    one_of("stage", stage, set(ZERO_STAGES))
+    n_devices = positive_int("n_devices", n_devices)
+    sharded = {"weights": stage >= 3, "gradients": stage >= 2, "optimizer": stage >= 1}
+    return {part: b / n_devices if sharded[part] else b
+            for part, b in training_state_bytes(n_params, precision).items()}
+
+
+def ring_allreduce_bytes(n_bytes, n_devices):
+    """Bytes each device sends (and receives) to all-reduce ``n_bytes`` with the ring algorithm
+    (Patarasuk and Yuan, 2009): a reduce-scatter and an all-gather of N_d - 1 steps each, every
+    step moving one N_d-th of the data, 2 (N_d - 1) / N_d * n_bytes. It hardly grows with N_d,
+    which is why data parallelism scales to many devices when the links are fast."""
+    n_devices = positive_int("n_devices", n_devices)
+    if isinstance(n_bytes, bool) or not isinstance(n_bytes, Real) or n_bytes < 0:
+        raise ValueError(f"n_bytes must be a number >= 0, got {n_bytes!r}")
+    return 2 * (n_devices - 1) / n_devices * n_bytes
 
 
 @dataclass(frozen=True)
