@@ -159,6 +159,8 @@ if __name__ == "__main__":
     ref = D.train_single_process(w, b, lr=0.1)
     out["ddp"] = diff(ref, D.train_data_parallel(w, b, lr=0.1, timeout=120)["weights"])
     out["control"] = diff(ref, D.train_single_process(w, b[:3], lr=0.1))
+    two_nodes = D.train_data_parallel(w, b, lr=0.1, launcher="torchrun", nodes=2)
+    out["two_nodes"] = diff(ref, two_nodes["weights"])
     ref = D.train_single_process(w, b, lr=0.01, optimizer="adam")
     for sharding in ("zero1", "fsdp"):
         run = D.train_data_parallel(w, b, lr=0.01, optimizer="adam", sharding=sharding)
@@ -190,6 +192,30 @@ def torch_runs(tmp_path_factory):
 def test_ddp_equals_single_process_on_the_whole_batch(torch_runs):
     assert torch_runs["ddp"] <= 1e-6
     assert torch_runs["control"] > 1e-3  # fewer steps: the comparison can fail
+
+
+def test_two_machines_on_loopback_equal_one_process(torch_runs):
+    # Appendix C: two torchrun agents, as two "machines" with one rank each, on this one
+    assert torch_runs["two_nodes"] <= 1e-6
+
+
+def test_torchrun_commands_for_several_machines():
+    from largemodels.torch import distributed
+    (single,) = distributed.torchrun_commands(4, "spec.pkl")
+    assert "--standalone" in single and "--nproc-per-node=4" in single
+    commands = distributed.torchrun_commands(4, "spec.pkl", nodes=2, master="10.0.0.1",
+                                             port=1234)
+    assert [c[c.index("--nnodes=2") + 1] for c in commands] == ["--node-rank=0",
+                                                                "--node-rank=1"]
+    for command in commands:
+        assert {"--master-addr=10.0.0.1", "--master-port=1234", "--nproc-per-node=2"} <= set(
+            command)
+        assert command[-3:] == ["-m", "largemodels.torch.distributed", "spec.pkl"]
+    with pytest.raises(ValueError, match="multiple of nodes"):
+        distributed.torchrun_commands(3, "spec.pkl", nodes=2)
+    weights, batches = regression_problem(n_steps=1, batch_size=4)
+    with pytest.raises(ValueError, match="launcher='torchrun'"):
+        distributed.train_data_parallel(weights, batches, nodes=2)
 
 
 def test_zero1_and_fsdp_train_the_same_model(torch_runs):

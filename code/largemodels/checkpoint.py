@@ -48,7 +48,7 @@ ARCHITECTURES = {
 
 @dataclasses.dataclass(frozen=True)
 class CheckpointInfo:
-    """What :func:`load_checkpoint` returns: the training ``step``, the model's ``config``
+    """What ``lm.load_checkpoint`` returns: the training ``step``, the model's ``config``
     (a GPTConfig, or None), the ``framework`` that wrote the file, the caller's
     ``metadata`` dict, the model class name ``model`` and its ``architecture`` arguments."""
 
@@ -102,6 +102,7 @@ def check_path(path):
 
 
 def check_step(step):
+    """``step`` if it is an int >= 0 (a training step count); TypeError or ValueError if not."""
     if isinstance(step, bool) or not isinstance(step, int):
         raise TypeError(f"step must be an int, got {type(step).__name__} {step!r}")
     if step < 0:

@@ -40,7 +40,7 @@ def median_ms(fn, repeats=20, warmup=2):
 def int8_symmetric(weight, axis=0):
     """Quantize ``weight`` to int8 with one scale per slice along ``axis`` (per channel).
 
-    scale = max |w| over the slice / 127, q = round(w / scale), clipped to [-127, 127], so that
+    scale = max ``|w|`` over the slice / 127, q = round(w / scale), clipped to [-127, 127], so that
     q * scale is within scale / 2 of w. Returns ``(q, scale)``: q int8 with the shape of
     ``weight``, scale float32 with ``weight.shape[axis]`` entries. An all-zero slice gets scale 1.
     """

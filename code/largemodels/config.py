@@ -102,6 +102,7 @@ class GPTConfig:
 
     @property
     def head_size(self):
+        """Channels per attention head, ``n_embd // n_head``."""
         return self.n_embd // self.n_head
 
     @classmethod

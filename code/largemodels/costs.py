@@ -220,18 +220,25 @@ class Hardware:
 
 # Data-sheet figures: dense (not 2:4-sparse) tensor-core peak at 16-bit precision, maximum board
 # power, memory and peak memory bandwidth. Sources in the book's references.bib.
+#: NVIDIA V100 SXM2 32GB (2017).
 V100 = Hardware("NVIDIA V100 SXM2 32GB", peak_flops=125e12, watts=300,  # nvidia2017v100
                 memory_bytes=32e9, memory_bandwidth=900e9)
+#: NVIDIA A100 SXM4 40GB (2020).
 A100_40GB = Hardware("NVIDIA A100 SXM4 40GB", peak_flops=312e12, watts=400,  # nvidia2020a100
                      memory_bytes=40e9, memory_bandwidth=1.555e12)
+#: NVIDIA A100 SXM4 80GB (2021).
 A100 = Hardware("NVIDIA A100 SXM4 80GB", peak_flops=312e12, watts=400,  # nvidia2021a100
                 memory_bytes=80e9, memory_bandwidth=2.039e12)
+#: NVIDIA H100 SXM5 80GB (2022).
 H100 = Hardware("NVIDIA H100 SXM5 80GB", peak_flops=989.4e12, watts=700,  # nvidia2022h100
                 memory_bytes=80e9, memory_bandwidth=3.35e12)
+#: NVIDIA H200 SXM 141GB (2024).
 H200 = Hardware("NVIDIA H200 SXM 141GB", peak_flops=989.4e12, watts=700,  # nvidia2024h200
                 memory_bytes=141e9, memory_bandwidth=4.8e12)
+#: NVIDIA B200 at 1000 W (2024).
 B200 = Hardware("NVIDIA B200 (DGX/HGX, 1000 W)", peak_flops=2.25e15, watts=1000,  # nvidia2024b200
                 memory_bytes=180e9, memory_bandwidth=8e12)
+#: AMD Instinct MI300X (2023).
 MI300X = Hardware("AMD Instinct MI300X", peak_flops=1307.4e12, watts=750,  # amd2023mi300x
                   memory_bytes=192e9, memory_bandwidth=5.3e12)
 PRESETS = (V100, A100_40GB, A100, H100, H200, B200, MI300X)

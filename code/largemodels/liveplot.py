@@ -50,6 +50,8 @@ class LivePlot:
         self._handle = None
 
     def update(self, history):
+        """Redraw the plot from ``history`` (a dict of per-epoch lists); outside a notebook, do
+        nothing."""
         if not self.active:
             return
         from IPython.display import Image, display

@@ -40,7 +40,7 @@ def to_numpy(tensor):
 
 
 def max_abs_diff(a, b):
-    """max |a - b| over all elements, for tensors of either framework (or tuples of them)."""
+    """max ``|a - b|`` over all elements, for tensors of either framework (or tuples of them)."""
     if isinstance(a, (tuple, list)) or isinstance(b, (tuple, list)):
         if not (isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)) and len(a) == len(b)):
             raise ValueError("a and b must both be tensors or both be sequences of the same length")

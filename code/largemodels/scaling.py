@@ -63,10 +63,10 @@ class LossLaw:
         return n, c6 / n
 
 
-# Hoffmann et al. (2022), eq. 10 (their "Approach 3", constants as printed, rounded).
+#: Hoffmann et al. (2022), eq. 10 (their "Approach 3", constants as printed, rounded).
 HOFFMANN = LossLaw(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28,
                    source="Hoffmann et al. (2022), eq. 10")
-# Besiroglu et al. (2024), the refit of Approach 3 to the data read off Hoffmann's Figure 4.
+#: Besiroglu et al. (2024), the refit of Approach 3 to the data read off Hoffmann's Figure 4.
 BESIROGLU = LossLaw(E=1.8172, A=482.01, B=2085.43, alpha=0.3478, beta=0.3658,
                     source="Besiroglu et al. (2024), eq. 3")
 

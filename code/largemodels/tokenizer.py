@@ -25,7 +25,7 @@ import regex
 
 __all__ = ["GPT2_PATTERN", "BPETokenizer"]
 
-# GPT-2's pre-tokenizer: contractions, words, numbers, punctuation, whitespace.
+#: GPT-2's pre-tokenizer: contractions, words, numbers, punctuation, whitespace.
 GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 
 # Hugging Face numbers the bytes by the code point of GPT-2's printable stand-in for each byte:

@@ -181,8 +181,8 @@ def load_checkpoint(path, model, optimizer=None):
     """Load a checkpoint into ``model`` (and ``optimizer``, if given); return a
     :class:`~largemodels.checkpoint.CheckpointInfo` (step, config, framework, metadata).
 
-    A file from :func:`largemodels.torch.save_checkpoint` loads too, weights only, into the
-    Keras twin of the model that wrote it. Raises ValueError naming the file for a damaged
+    A file from :func:`largemodels.torch.checkpoint.save_checkpoint` loads too, weights only,
+    into the Keras twin of the model that wrote it. Raises ValueError naming the file for a damaged
     or foreign file, missing or unexpected tensors, wrong shapes, another GPTConfig, or an
     optimizer state that does not fit (or belongs to the other framework).
     """

@@ -68,7 +68,7 @@ def prunable_weights(model):
 
 def magnitude_masks(model, sparsity):
     """Global magnitude pruning: {kernel path: bool mask} with the ``sparsity`` fraction of the
-    smallest |w|, over all prunable kernels together, set to False (pruned).
+    smallest ``|w|``, over all prunable kernels together, set to False (pruned).
 
     The number pruned is round(sparsity * n) of the n prunable weights; ties are broken by
     position (a stable sort)."""

@@ -77,7 +77,7 @@ def rotate(x, cos, sin):
 
 def attend(q, k, v, fused=True):
     """Causal attention of the T newest positions (q: B, nh, T, hs) over all S positions
-    (k, v: B, nh, S, hs), as :func:`largemodels.tensorflow.attention` with ``causal=True``.
+    (k, v: B, nh, S, hs), as :func:`largemodels.tensorflow.models.attention` with ``causal=True``.
 
     ``fused=False`` runs that written-out function; ``fused=True`` Keras's
     ``ops.dot_product_attention`` (which takes (B, T, nh, hs)), with the mask aligned at the
@@ -228,6 +228,7 @@ class KVCache:
 
     @property
     def length(self):
+        """How many positions the cache holds (0 before the first update)."""
         return 0 if self.keys[0] is None else int(ops.shape(self.keys[0])[2])
 
     def update(self, layer, k, v):

@@ -32,7 +32,7 @@ class GPT(keras.Model):
     With a :class:`~largemodels.tensorflow.decoder.KVCache`, ``idx`` holds only the new
     tokens: their positions continue after the cached ones, and the cache grows by their
     keys and values. ``fused_attention`` selects Keras's fused ``ops.dot_product_attention``
-    or the written-out :func:`~largemodels.tensorflow.attention` (the default, which FLOP
+    or the written-out :func:`~largemodels.tensorflow.models.attention` (the default, which FLOP
     counters see as two matrix products); the two agree to float rounding.
 
     ``model.save("gpt.keras")`` and ``keras.models.load_model("gpt.keras")`` round-trip it

@@ -6,7 +6,7 @@ Two kinds of tools, used in Section 5.4:
   logit with respect to the input (Simonyan et al., 2014), and :func:`integrated_gradients`,
   the gradient averaged along a straight path from a baseline to the input, times the
   input's difference from the baseline (Sundararajan et al., 2017);
-- views inside the package's :class:`~largemodels.tensorflow.GPT`, which itself returns
+- views inside the package's :class:`~largemodels.tensorflow.gpt.GPT`, which itself returns
   only logits: :func:`attention_maps` (every head's softmax weights),
   :func:`residual_stream` (the hidden state after the embedding and after each block) and
   :func:`logit_lens` (that hidden state read out through the final norm and the output

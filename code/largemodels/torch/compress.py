@@ -1,6 +1,6 @@
 """Model compression in PyTorch (the twin of ``largemodels/tensorflow/compress.py``).
 
-Magnitude pruning (global, by |w|) with masks that survive training, structured pruning of an
+Magnitude pruning (global, by ``|w|``) with masks that survive training, structured pruning of an
 MLP's hidden units into a genuinely smaller ``MLP``, the knowledge-distillation loss, and the
 size of a saved model. Masks and weights cross the boundary as NumPy arrays.
 """
@@ -53,7 +53,7 @@ def prunable_weights(model):
 
 def magnitude_masks(model, sparsity):
     """Global magnitude pruning: {weight name: bool mask} with the ``sparsity`` fraction of the
-    smallest |w|, over all prunable weights together, set to False (pruned).
+    smallest ``|w|``, over all prunable weights together, set to False (pruned).
 
     The number pruned is round(sparsity * n) of the n prunable weights, as in
     ``torch.nn.utils.prune.global_unstructured``; layers whose weights are small overall lose

@@ -72,7 +72,7 @@ def rotate(x, cos, sin):
 
 def attend(q, k, v, fused=True):
     """Causal attention of the T newest positions (q: B, nh, T, hs) over all S positions
-    (k, v: B, nh, S, hs), as :func:`largemodels.torch.attention` with ``causal=True``.
+    (k, v: B, nh, S, hs), as :func:`largemodels.torch.models.attention` with ``causal=True``.
 
     ``fused=False`` runs that written-out function; ``fused=True`` PyTorch's fused kernel,
     ``F.scaled_dot_product_attention``, with the mask aligned at the bottom right (its own
@@ -197,6 +197,7 @@ class KVCache:
 
     @property
     def length(self):
+        """How many positions the cache holds (0 before the first update)."""
         return 0 if self.keys[0] is None else self.keys[0].size(2)
 
     def update(self, layer, k, v):

@@ -38,7 +38,7 @@ from torch import nn
 from .._data_parallel import (WorkerError, check_problem, free_port, kill_workers,
                               leftover_workers, output_to, raise_first_error, read_results,
                               regression_problem, run_commands, run_worker, split_batch)
-from .._checks import one_of, positive_real
+from .._checks import one_of, positive_int, positive_real
 
 __all__ = ["WorkerError", "leftover_workers", "mlp", "regression_problem", "split_batch",
            "train_data_parallel", "train_single_process"]
@@ -215,20 +215,41 @@ def _join(context, n_workers, spec, timeout):
             process.join()
 
 
-def _launch_torchrun(n_workers, spec, timeout):
+def torchrun_commands(n_workers, spec_path, nodes=1, master="127.0.0.1", port=29500):
+    """The ``torchrun`` command lines that start ``n_workers`` ranks on ``nodes`` machines,
+    one command per machine, each running ``python -m largemodels.torch.distributed SPEC``.
+
+    One machine uses ``--standalone`` (a rendezvous of its own). On several, every machine
+    runs the same command but its ``--node-rank``; machine 0, at ``master:port``, hosts the
+    rendezvous. Here all "machines" are processes on this one (``master`` 127.0.0.1), as a
+    cluster's are on theirs.
+    """
+    nodes = positive_int("nodes", nodes)
+    if n_workers % nodes:
+        raise ValueError(f"n_workers must be a multiple of nodes, got {n_workers} and {nodes}")
+    start = [sys.executable, "-m", "torch.distributed.run"]
+    worker = [f"--nproc-per-node={n_workers // nodes}", "-m", "largemodels.torch.distributed",
+              spec_path]
+    if nodes == 1:
+        return [start + ["--standalone"] + worker]
+    return [start + [f"--nnodes={nodes}", f"--node-rank={rank}", f"--master-addr={master}",
+                     f"--master-port={port}"] + worker for rank in range(nodes)]
+
+
+def _launch_torchrun(n_workers, spec, timeout, nodes=1):
     spec_path = os.path.join(spec["out_dir"], "spec.pkl")
     with open(spec_path, "wb") as f:
         pickle.dump(spec, f)
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               f"--nproc-per-node={n_workers}", "-m", "largemodels.torch.distributed", spec_path]
+    commands = torchrun_commands(n_workers, spec_path, nodes, port=free_port())
     env = dict(os.environ, OMP_NUM_THREADS="1")  # torchrun warns unless this is set
-    (code,) = run_commands([command], spec["out_dir"], timeout, envs=[env])
-    if code != 0:
-        raise_first_error(spec["out_dir"], n_workers, fallback=(0, f"torchrun exit code {code}"))
+    codes = run_commands(commands, spec["out_dir"], timeout, envs=[env] * len(commands))
+    if any(codes):
+        raise_first_error(spec["out_dir"], n_workers,
+                          fallback=(0, f"torchrun exit codes {codes}"))
 
 
 def train_data_parallel(weights, batches, n_workers=2, lr=0.1, optimizer="sgd", sharding=None,
-                        launcher="forkserver", timeout=120, broken_rank=None):
+                        launcher="forkserver", timeout=120, broken_rank=None, nodes=1):
     """Train the MLP data-parallel in ``n_workers`` processes; rank r trains on the r-th slice
     of each global batch, and the gradients are averaged across ranks every step.
 
@@ -240,13 +261,17 @@ def train_data_parallel(weights, batches, n_workers=2, lr=0.1, optimizer="sgd", 
     The processes always end: on success, on a failure (raises :class:`WorkerError` with the
     first failing worker's exception) and after ``timeout`` seconds (``TimeoutError``).
     ``broken_rank``: that rank loses a feature column from the second step on, a data bug to
-    show how a worker's error reaches the caller.
+    show how a worker's error reaches the caller. ``nodes`` (``launcher="torchrun"`` only):
+    start the ranks as that many "machines", one ``torchrun`` each, all on this one
+    (:func:`torchrun_commands`).
     """
     n_workers = check_problem(weights, batches, n_workers, timeout)
     one_of("optimizer", optimizer, set(OPTIMIZERS))
     if sharding not in SHARDINGS:
         raise ValueError(f"sharding must be one of {SHARDINGS}, got {sharding!r}")
     one_of("launcher", launcher, set(LAUNCHERS))
+    if nodes != 1 and launcher != "torchrun":
+        raise ValueError(f"nodes={nodes!r} needs launcher='torchrun', got {launcher!r}")
     if sharding is not None and optimizer == "sgd":
         raise ValueError(f"sharding={sharding!r} shards optimizer state; use optimizer='adam'")
     spec = {"weights": [np.asarray(w, np.float32) for w in weights], "batches": batches,
@@ -255,7 +280,7 @@ def train_data_parallel(weights, batches, n_workers=2, lr=0.1, optimizer="sgd", 
             "out_dir": tempfile.mkdtemp(prefix="largemodels-ddp-")}
     try:
         if launcher == "torchrun":
-            _launch_torchrun(n_workers, spec, timeout)
+            _launch_torchrun(n_workers, spec, timeout, nodes)
         else:
             _launch_processes(n_workers, spec, timeout, start_method=launcher)
         results = read_results(spec["out_dir"], n_workers)

@@ -25,7 +25,7 @@ class GPT(nn.Module):
     With a :class:`~largemodels.torch.decoder.KVCache`, ``idx`` holds only the new tokens:
     their positions continue after the cached ones, and the cache grows by their keys and
     values. ``fused_attention`` selects PyTorch's fused attention kernel or the
-    written-out :func:`~largemodels.torch.attention` (the default, which FLOP counters see
+    written-out :func:`~largemodels.torch.models.attention` (the default, which FLOP counters see
     as two matrix products); the two agree to float rounding.
     """
 

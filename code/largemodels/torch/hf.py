@@ -1,4 +1,4 @@
-"""Convert between the package's :class:`~largemodels.torch.GPT` and Hugging Face
+"""Convert between the package's :class:`~largemodels.torch.gpt.GPT` and Hugging Face
 ``transformers``' GPT-2 (``GPT2LMHeadModel``) and Llama (``LlamaForCausalLM``) models.
 
 With internet access, ``from_pretrained("gpt2")`` or
@@ -260,7 +260,8 @@ def state_dict_to_hf(state_dict, config):
 
 
 def from_hf(hf_model):
-    """A package :class:`~largemodels.torch.GPT` with a Hugging Face model's weights (float32)."""
+    """A package :class:`~largemodels.torch.gpt.GPT` with a Hugging Face model's weights
+    (float32)."""
     config = config_from_hf(hf_model.config)
     model = GPT(config)
     model.load_state_dict(state_dict_from_hf(hf_model.state_dict(), config))
@@ -284,7 +285,8 @@ def to_hf(model):
 
 def from_pretrained(name):
     """Download a released GPT-2 or Llama checkpoint from the Hugging Face Hub (needs
-    internet and ``transformers``) and return it as a package :class:`~largemodels.torch.GPT`."""
+    internet and ``transformers``) and return it as a package
+    :class:`~largemodels.torch.gpt.GPT`."""
     import transformers
 
     hf_model = transformers.AutoModelForCausalLM.from_pretrained(
