@@ -19,12 +19,12 @@ import contextlib
 import dataclasses
 import io
 import json
-import logging
 import math
 import os
 import struct
 import warnings
 
+from ._logs import quiet_loggers
 from .config import GPTConfig, RopeScaling
 
 FORMAT_VERSION = 1
@@ -252,14 +252,7 @@ def safetensors_error(path, error):
 def quiet(logger_names):
     """Silence an exporter: its progress lines on stdout, its warnings, and the log records
     below ERROR of the loggers ``logger_names``; restored on exit."""
-    loggers = [logging.getLogger(n) for n in logger_names]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for logger, level in zip(loggers, levels):
-            logger.setLevel(level)
+    with (quiet_loggers(*logger_names), warnings.catch_warnings(),
+          contextlib.redirect_stdout(io.StringIO())):
+        warnings.simplefilter("ignore")
+        yield

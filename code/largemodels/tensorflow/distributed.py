@@ -21,9 +21,7 @@ replica*. ``input="experimental_distribute_dataset"`` feeds the same dataset to
 ``experimental_distribute_dataset`` instead, which takes every batch as a *global* batch and
 splits it again: a different training run, without an error.
 """
-import contextlib
 import json
-import logging
 import os
 import pickle
 import shutil
@@ -34,6 +32,7 @@ import time
 import numpy as np
 
 from .._checks import one_of, positive_real
+from .._logs import quiet_loggers
 from .._data_parallel import (WorkerError, check_problem, free_port, kill_workers,
                               leftover_workers, raise_first_error, read_results,
                               regression_problem, run_commands, run_worker, split_batch)
@@ -138,18 +137,6 @@ def _train_replicated(strategy, spec, pipeline=0, n_pipelines=1):
             "backend": type(strategy).__name__}
 
 
-@contextlib.contextmanager
-def _quiet_tensorflow_logger():
-    # tf.distribute logs "INFO:tensorflow: Reduce to ..." and "Collective all_reduce ..."
-    logger = logging.getLogger("tensorflow")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-
-
 def _mirrored(n_workers, spec):
     import tensorflow as tf
     gpus = tf.config.list_logical_devices("GPU")
@@ -166,7 +153,8 @@ def _mirrored(n_workers, spec):
 
 def _run_worker_rank(index, n_workers, spec):
     """One worker process of the multi-worker run: its output already goes to its log."""
-    with _quiet_tensorflow_logger():
+    # tf.distribute logs "INFO:tensorflow: Reduce to ..." and "Collective all_reduce ..."
+    with quiet_loggers("tensorflow"):
         return _train_replicated(_STRATEGY[0], spec, pipeline=index, n_pipelines=n_workers)
 
 
@@ -227,7 +215,7 @@ def train_data_parallel(weights, batches, n_workers=2, lr=0.1, optimizer="sgd",
             "lr": positive_real("lr", lr), "optimizer": optimizer, "input": input,
             "broken": False}
     if launcher == "mirrored":
-        with _quiet_tensorflow_logger():
+        with quiet_loggers("tensorflow"):
             return _mirrored(n_workers, spec)
     spec["out_dir"] = tempfile.mkdtemp(prefix="largemodels-mwms-")
     spec["broken_rank"] = broken_rank

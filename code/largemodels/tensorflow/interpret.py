@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from .._attribution import path_weights, target_classes
 from .decoder import rope_angles, rotate
 from .gpt import GPT
 
@@ -37,7 +38,6 @@ __all__ = [
     "saliency",
 ]
 
-RULES = ("trapezoid", "riemann")
 
 
 # ---- input checks ----------------------------------------------------------------------------
@@ -57,25 +57,12 @@ def _float_input(x):
     return tf.constant(x, dtype="float32")
 
 
-def _targets(target, n, n_classes):
-    """``target`` (an int, or n ints) -> an int array (n,) of class indices."""
-    t = np.asarray(target)
-    if t.dtype.kind not in "iu" or t.ndim > 1:
-        raise TypeError(f"target must be an int or a sequence of ints, got {target!r}")
-    t = np.broadcast_to(t, (n,)) if t.ndim == 0 else t
-    if t.shape != (n,):
-        raise ValueError(f"target must hold one class per input: {n} inputs, {t.shape[0]} targets")
-    if t.min() < 0 or t.max() >= n_classes:
-        raise ValueError(f"target must be in [0, {n_classes}), got values {t.min()}..{t.max()}")
-    return t.astype(np.int64)
-
-
 def _chosen_logits(model, x, target):
     """model(x)[i, target[i]] for each row i: (n,)."""
     logits = model(x)  # (n, n_classes)
     if len(logits.shape) != 2:
         raise ValueError(f"model must return logits (batch, classes), got {tuple(logits.shape)}")
-    t = _targets(target, x.shape[0], logits.shape[1])
+    t = target_classes(target, x.shape[0], logits.shape[1])
     return tf.gather(logits, t[:, None], batch_dims=1)[:, 0]
 
 
@@ -100,26 +87,6 @@ def saliency(model, x, target, absolute=True):
     return np.abs(grad.numpy()) if absolute else grad.numpy()
 
 
-def path_weights(steps, rule="trapezoid"):
-    """The points alpha_k in [0, 1] and quadrature weights w_k of the path integral
-    int_0^1 g(alpha) d alpha ~ sum_k w_k g(alpha_k), with ``steps`` intervals:
-    ``"trapezoid"``, steps + 1 points k / steps, the end points weighted half;
-    ``"riemann"``, the right Riemann sum of Sundararajan et al. (2017), points
-    k / steps for k = 1..steps, each weighted 1 / steps."""
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
-    if rule == "trapezoid":
-        alphas = np.linspace(0.0, 1.0, steps + 1)
-        weights = np.full(steps + 1, 1.0 / steps)
-        weights[[0, -1]] /= 2
-    elif rule == "riemann":
-        alphas = np.arange(1, steps + 1) / steps
-        weights = np.full(steps, 1.0 / steps)
-    else:
-        raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
-    return alphas.astype(np.float32), weights.astype(np.float32)
-
-
 def integrated_gradients(model, x, target, baseline=None, steps=64, rule="trapezoid",
                          batch_size=4096):
     """Integrated gradients (Sundararajan et al., 2017) of the ``target`` logit for a batch
@@ -135,7 +102,8 @@ def integrated_gradients(model, x, target, baseline=None, steps=64, rule="trapez
         np.broadcast_to(np.asarray(baseline, dtype=np.float32), x.shape))
     alphas, weights = path_weights(steps, rule)
     n, shape = x.shape[0], (1,) * (len(x.shape) - 1)
-    target = _targets(target, n, np.iinfo(np.int64).max)  # checked against the logits later
+    # the classes are checked against the logits later
+    target = target_classes(target, n, np.iinfo(np.int64).max)
     total = tf.zeros_like(x)  # (n, ...): the weighted sum of gradients along the path
     per_chunk = max(1, int(batch_size) // n)  # path points per backward pass
     for start in range(0, len(alphas), per_chunk):

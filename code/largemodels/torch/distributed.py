@@ -19,8 +19,6 @@ Three ways to hold the training state: ``sharding=None`` (DDP, every rank holds 
 the tensors) and ``"fsdp"`` (FSDP2's ``fully_shard``: weights, gradients and Adam state all
 split along their first dimension).
 """
-import contextlib
-import logging
 import multiprocessing
 import os
 import pickle
@@ -39,6 +37,7 @@ from .._data_parallel import (WorkerError, check_problem, free_port, kill_worker
                               leftover_workers, output_to, raise_first_error, read_results,
                               regression_problem, run_commands, run_worker, split_batch)
 from .._checks import one_of, positive_int, positive_real
+from .._logs import quiet_loggers
 
 __all__ = ["WorkerError", "leftover_workers", "mlp", "regression_problem", "split_batch",
            "train_data_parallel", "train_single_process"]
@@ -176,22 +175,11 @@ def _spawned(rank, n_workers, spec):
 def _launch_processes(n_workers, spec, timeout, start_method):
     if start_method == "forkserver":
         multiprocessing.get_context("forkserver").set_forkserver_preload(_PRELOAD)
-    with (_quiet_logger("torch.multiprocessing.spawn"),  # "Terminating process ..."
+    with (quiet_loggers("torch.multiprocessing.spawn"),  # "Terminating process ..."
           output_to(os.path.join(spec["out_dir"], "launcher.log"))):
         _join(mp.start_processes(_spawned, args=(n_workers, spec), nprocs=n_workers,
                                  join=False, start_method=start_method),
               n_workers, spec, timeout)
-
-
-@contextlib.contextmanager
-def _quiet_logger(name):
-    logger = logging.getLogger(name)
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 def _join(context, n_workers, spec, timeout):

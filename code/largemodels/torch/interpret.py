@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from .._attribution import path_weights, target_classes
 from .decoder import rope_angles, rotate
 from .gpt import GPT
 
@@ -36,7 +37,6 @@ __all__ = [
     "saliency",
 ]
 
-RULES = ("trapezoid", "riemann")
 
 
 # ---- input checks ----------------------------------------------------------------------------
@@ -58,25 +58,12 @@ def _float_input(x, device):
     return x.detach().to(device=device, dtype=torch.float32)
 
 
-def _targets(target, n, n_classes):
-    """``target`` (an int, or n ints) -> a LongTensor (n,) of class indices."""
-    t = np.asarray(target)
-    if t.dtype.kind not in "iu" or t.ndim > 1:
-        raise TypeError(f"target must be an int or a sequence of ints, got {target!r}")
-    t = np.broadcast_to(t, (n,)) if t.ndim == 0 else t
-    if t.shape != (n,):
-        raise ValueError(f"target must hold one class per input: {n} inputs, {t.shape[0]} targets")
-    if t.min() < 0 or t.max() >= n_classes:
-        raise ValueError(f"target must be in [0, {n_classes}), got values {t.min()}..{t.max()}")
-    return torch.as_tensor(t.astype(np.int64))
-
-
 def _chosen_logits(model, x, target):
     """model(x)[i, target[i]] for each row i: (n,)."""
     logits = model(x)  # (n, n_classes)
     if logits.dim() != 2:
         raise ValueError(f"model must return logits (batch, classes), got {tuple(logits.shape)}")
-    t = _targets(target, len(x), logits.shape[1]).to(logits.device)
+    t = torch.as_tensor(target_classes(target, len(x), logits.shape[1])).to(logits.device)
     return logits.gather(1, t[:, None])[:, 0]
 
 
@@ -91,26 +78,6 @@ def saliency(model, x, target, absolute=True):
     x = _float_input(x, _model_device(model)).requires_grad_(True)
     (grad,) = torch.autograd.grad(_chosen_logits(model, x, target).sum(), x)
     return (grad.abs() if absolute else grad).cpu().numpy()
-
-
-def path_weights(steps, rule="trapezoid"):
-    """The points alpha_k in [0, 1] and quadrature weights w_k of the path integral
-    int_0^1 g(alpha) d alpha ~ sum_k w_k g(alpha_k), with ``steps`` intervals:
-    ``"trapezoid"``, steps + 1 points k / steps, the end points weighted half;
-    ``"riemann"``, the right Riemann sum of Sundararajan et al. (2017), points
-    k / steps for k = 1..steps, each weighted 1 / steps."""
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
-    if rule == "trapezoid":
-        alphas = np.linspace(0.0, 1.0, steps + 1)
-        weights = np.full(steps + 1, 1.0 / steps)
-        weights[[0, -1]] /= 2
-    elif rule == "riemann":
-        alphas = np.arange(1, steps + 1) / steps
-        weights = np.full(steps, 1.0 / steps)
-    else:
-        raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
-    return alphas.astype(np.float32), weights.astype(np.float32)
 
 
 def integrated_gradients(model, x, target, baseline=None, steps=64, rule="trapezoid",
@@ -128,7 +95,8 @@ def integrated_gradients(model, x, target, baseline=None, steps=64, rule="trapez
         np.broadcast_to(np.asarray(baseline, dtype=np.float32), x.shape), device)
     alphas, weights = (torch.as_tensor(a, device=device) for a in path_weights(steps, rule))
     n, shape = len(x), (1,) * (x.dim() - 1)
-    target = _targets(target, n, np.iinfo(np.int64).max)  # checked against the logits below
+    # the classes are checked against the logits below
+    target = torch.as_tensor(target_classes(target, n, np.iinfo(np.int64).max))
     total = torch.zeros_like(x)  # (n, ...): the weighted sum of gradients along the path
     per_chunk = max(1, int(batch_size) // n)  # path points per backward pass
     for start in range(0, len(alphas), per_chunk):
