@@ -9,12 +9,14 @@ COLAB_BIN := $(COLAB_VENV)/bin
 NB ?= $(shell find chapters -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' | sort)
 export PYTHONHASHSEED := 0
 
-.PHONY: help venv venv-colab test test-package test-notebooks test-colab book publish-check publish-sync release notebooks bench format lock clean
+.PHONY: help venv venv-colab test test-package test-notebooks test-colab test-browser screenshots book publish-check publish-sync release notebooks bench format lock clean
 
 help:
 	@echo "make book       build the HTML book into _build/html (from stored outputs)"
 	@echo "make test       run the package tests and nbval over every notebook, on the lock"
-	@echo "                file's stack and on Colab's (requirements-colab.txt)"
+	@echo "                file's stack and on Colab's (requirements-colab.txt), then build"
+	@echo "                the book and test it in Chromium (skipped, saying so, without one)"
+	@echo "make screenshots     PNGs of one page per chapter, light and dark, in _build/screenshots"
 	@echo "make notebooks  re-run every notebook (or NB=path) and store its outputs and timing"
 	@echo "make bench      time training and generation of the GPT-2 and Llama presets in both"
 	@echo "                frameworks; prints a table (tools/bench.py --help: sizes, peak)"
@@ -43,11 +45,11 @@ $(COLAB_VENV)/.installed: requirements-colab.txt pyproject.toml
 	$(COLAB_BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
-test: test-package test-notebooks test-colab
+test: test-package test-notebooks test-colab book test-browser
 
 # pytest exits 5 when it collects no test; that is not a failure of the book.
 test-package: venv
-	$(BIN)/python -m pytest tests -q || [ $$? -eq 5 ]
+	$(BIN)/python -m pytest tests -q --ignore=tests/browser || [ $$? -eq 5 ]
 
 test-notebooks: venv
 	$(BIN)/python -m pytest --nbval -q $(NB) || [ $$? -eq 5 ]
@@ -55,11 +57,21 @@ test-notebooks: venv
 # Colab's stack: stored outputs come from the lock file's stack, so outputs are not compared
 # (nbval-lax), but every cell runs and every assert must hold; the package tests run too.
 test-colab: venv-colab
-	$(COLAB_BIN)/python -m pytest tests -q --ignore=tests/test_notebooks.py || [ $$? -eq 5 ]
+	$(COLAB_BIN)/python -m pytest tests -q --ignore=tests/test_notebooks.py --ignore=tests/browser \
+		|| [ $$? -eq 5 ]
 	$(COLAB_BIN)/python -m pytest --nbval-lax --nbval-current-env -q $(NB) || [ $$? -eq 5 ]
 
 book: venv
 	$(BIN)/jupyter-book build . -W -n --keep-going
+
+# The built book (`make book` first) in Chromium (tests/browser): math, tabs, solutions,
+# search, launch links, no request off the machine. Without a Chromium, or without a built
+# book, they are skipped and pytest says why (-rs); REQUIRE_BROWSER=1 makes that a failure.
+test-browser: venv
+	$(BIN)/python -m pytest tests/browser -q -rs
+
+screenshots: book
+	$(BIN)/python tools/screenshots.py
 
 # After `make book`: also checks the built book's launch links.
 publish-check: venv

@@ -1,0 +1,22 @@
+"""Each page script once: sphinx-thebe's inline ``const THEBE_JS_URL`` appears twice.
+
+sphinx-thebe 0.3.1 (pulled in by Jupyter Book 1) adds an inline script that declares
+``const THEBE_JS_URL``; every page ends up with it twice, and the second copy raises
+"Identifier 'THEBE_JS_URL' has already been declared" in the browser console. This drops
+exact repeats from each page's script list, so the console stays clean and a real error
+stands out (tests/browser checks that there is none).
+"""
+
+
+def drop_repeated_scripts(app, pagename, templatename, context, doctree):
+    seen, kept = set(), []
+    for script in context.get("script_files", []):
+        if str(script) not in seen:  # the file name and every attribute, the body included
+            seen.add(str(script))
+            kept.append(script)
+    context["script_files"] = kept
+
+
+def setup(app):
+    app.connect("html-page-context", drop_repeated_scripts, priority=900)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
