@@ -9,10 +9,12 @@ stands out (tests/browser checks that there is none).
 
 
 def drop_repeated_scripts(app, pagename, templatename, context, doctree):
+    """Keep the first of scripts with the same file and attributes (an inline body is one)."""
     seen, kept = set(), []
     for script in context.get("script_files", []):
-        if str(script) not in seen:  # the file name and every attribute, the body included
-            seen.add(str(script))
+        key = (script.filename or "", tuple(sorted(script.attributes.items())))
+        if key not in seen:  # an inline copy's file name is "" or None: the same script
+            seen.add(key)
             kept.append(script)
     context["script_files"] = kept
 

@@ -124,7 +124,9 @@ def test_ignored_outputs_assert_their_claim(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_one_title_then_summary_and_exercises(path):
-    markdown = ["".join(c["source"]) for c in load(path)["cells"] if c["cell_type"] == "markdown"]
+    fences = re.compile(r"^(`{3,}).*?^\1\s*$", re.M | re.S)  # code in markdown, not headings
+    markdown = [fences.sub("", "".join(c["source"])) for c in load(path)["cells"]
+                if c["cell_type"] == "markdown"]
     assert markdown and markdown[0].startswith("# "), f"{path.name}: first cell must be the # title"
     titles = [line for text in markdown for line in text.splitlines() if re.match(r"# \S", line)]
     assert len(titles) == 1, f"{path.name}: one H1 only, got {titles}"

@@ -12,6 +12,7 @@ import pathlib
 import re
 
 import pytest
+import torch
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted(p for p in (ROOT / "chapters").rglob("*.ipynb")
@@ -53,6 +54,10 @@ def directives(markdown):
             i += 1
         if i == len(lines):
             raise AssertionError(f"{{{opened['name']}}} {opened['arg']} is never closed")
+        nested = [line for line in body if (inner := FENCE_OPEN.match(line))
+                  and len(inner["colons"]) >= len(closing)]
+        assert not nested, (f"{{{opened['name']}}} {opened['arg']}: a nested directive needs "
+                            f"fewer colons than its parent's {len(closing)}: {nested}")
         options = dict(m.groups() for line in body
                        if (m := re.match(r"^:([\w-]+):\s*(.*)$", line)))
         found.append((opened["name"], opened["arg"].strip(), options, body))
@@ -121,4 +126,11 @@ def test_solution_code_runs(path, label, code, tmp_path, monkeypatch):
     assert not too_long, f"{label}: lines longer than {PAGE_WIDTH}: {too_long[:2]}"
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("KERAS_BACKEND", os.environ.get("KERAS_BACKEND", "tensorflow"))
-    exec(compile(code, f"{path.name}:{label}", "exec"), {"__name__": "__main__"})
+    # One process runs PyTorch and TensorFlow solutions in turn; their thread pools fight
+    # for the cores (a small PyTorch training ran 10x slower on 2 threads than on 1).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        exec(compile(code, f"{path.name}:{label}", "exec"), {"__name__": "__main__"})
+    finally:
+        torch.set_num_threads(threads)  # and undo a solution's own setting

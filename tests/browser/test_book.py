@@ -49,18 +49,29 @@ INSPECT = """async () => {
 def survey(browser, site_url):
     """Every page, loaded once: what it showed, requested and logged."""
     context = browser.new_context()
-    found = {}
+    visit, found = Visit(context, site_url), {}
     try:
         for page_path in PAGES:
-            visit = Visit(context, site_url)
+            visit.external.clear()
+            visit.errors.clear()
             visit.page.goto(site_url + page_path, wait_until="load")
-            found[page_path] = visit.page.evaluate(INSPECT)
-            found[page_path]["external"] = visit.external
+            found[page_path] = inspect(visit.page)
+            found[page_path]["external"] = list(visit.external)
             found[page_path]["errors"] = visit.unexpected_errors()
-            visit.page.close()
     finally:
         context.close()
     return found
+
+
+def inspect(page, attempts=3):
+    """INSPECT's findings; a page that redirects (index.html) is inspected where it lands."""
+    for attempt in range(attempts):
+        try:
+            return page.evaluate(INSPECT)
+        except Exception as error:  # playwright's Error; playwright may be absent here
+            if "context was destroyed" not in str(error) or attempt == attempts - 1:
+                raise
+            page.wait_for_load_state("load")
 
 
 def failing(survey, check):
