@@ -14,7 +14,8 @@ import yaml
 from book_site import ROOT, SITE, Visit
 
 PAGES = sorted(str(p.relative_to(SITE)) for p in SITE.rglob("*.html")
-               if not {"_static", "_sources", "_images"} & set(p.relative_to(SITE).parts))
+               if not {"_static", "_sources", "_images"} & set(p.relative_to(SITE).parts)
+               and 'http-equiv="Refresh"' not in p.read_text()[:2000])  # not index.html
 NOTEBOOKS = sorted(p.relative_to(ROOT) for p in (ROOT / "chapters").rglob("*.ipynb")
                    if ".ipynb_checkpoints" not in p.parts)
 INSPECT = """async () => {
