@@ -22,9 +22,10 @@ TIMEOUT_MS = 90_000  # generous: a loaded CI machine is slow, a broken page neve
 
 
 def chromium_path():
-    """The system browser: $CHROMIUM, else the first of CHROMIUM_NAMES on the PATH."""
-    return os.environ.get("CHROMIUM") or next(
-        (path for name in CHROMIUM_NAMES if (path := shutil.which(name))), None)
+    """The system browser: $CHROMIUM, else the first of CHROMIUM_NAMES on the PATH; or None."""
+    if os.environ.get("CHROMIUM"):
+        return shutil.which(os.environ["CHROMIUM"])
+    return next((path for name in CHROMIUM_NAMES if (path := shutil.which(name))), None)
 
 
 def missing():
