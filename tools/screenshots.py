@@ -10,7 +10,7 @@ import pathlib
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests" / "browser"))
-from book_site import ROOT, chromium_path, missing, serve  # noqa: E402
+from book_site import ROOT, launch, missing, serve  # noqa: E402
 
 PAGES = [
     "chapters/01_background/1_1_what_makes_a_model_large.html",
@@ -41,7 +41,6 @@ def shoot(page, url, name):
                 continue
             if part == "exercise":
                 page.locator("div.solution .admonition-title").first.click()
-            target.scroll_into_view_if_needed()
             page.evaluate("s => document.querySelector(s).scrollIntoView()", selector)
             page.wait_for_timeout(300)
         path = OUT / f"{name}-{part}.png"
@@ -58,8 +57,7 @@ def main():
 
     OUT.mkdir(parents=True, exist_ok=True)
     with serve() as site, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path(),
-                                             args=["--no-sandbox"])
+        browser = launch(playwright)
         for mode in ("light", "dark"):
             context = browser.new_context(viewport={"width": 1280, "height": 900},
                                           color_scheme=mode)

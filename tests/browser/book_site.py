@@ -41,6 +41,11 @@ def missing():
     return None
 
 
+def launch(playwright):
+    """The system's Chromium, headless, through Playwright (no browser download)."""
+    return playwright.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
+
+
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass

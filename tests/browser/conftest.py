@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from book_site import Visit, chromium_path, missing, serve
+from book_site import Visit, launch, missing, serve
 
 
 def pytest_collection_modifyitems(config, items):
@@ -34,8 +34,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=chromium_path(),
-                                              args=["--no-sandbox"])
+        chromium = launch(playwright)
         try:
             yield chromium
         finally:
